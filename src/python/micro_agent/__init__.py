@@ -1,0 +1,1 @@
+"""Submit-side tools of WorkflowOrchestrator: event splitting, DAG creation and POST processing."""
