@@ -1,7 +1,7 @@
 """Build WMCore.zip, the WMCore libraries that worker nodes import stage-out and report code from.
 
-The zip is made from the WMCore installed next to this package (wmcore 2.4.5.9 from PyPI), so the
-worker runs exactly the version the submit host tested with. It holds the top-level packages that
+The zip is made from the WMCore installed next to this package (wmcore 2.4.5.9), so the
+worker runs exactly the version the submit host tested with. It contains the top-level packages that
 WMCore's stage-out and job report modules import: WMCore, Utils and PSetTweaks. WMCore also imports
 `future`; worker nodes take that from the COMP py3-future package, so it is not bundled.
 """
