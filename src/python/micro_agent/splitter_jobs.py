@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from micro_agent.splitter_request import UINT32_MAX
 
+# WMCore's JobFactory puts every production job in run 1, whatever the request's RunNumber is
+# (WMAgent uses RunNumber only in the LFNs of the output).
+PRODUCTION_RUN = 1
+
 
 @dataclass(frozen=True)
 class JobRange:
@@ -50,7 +54,7 @@ def split_events(plan):
         events = min(plan.events_per_job, remaining)
         lumis = lumis_per_job if events == plan.events_per_job else _ceil_div(events, plan.events_per_lumi)
         yield JobRange(index, current_event, current_event + events - 1,
-                       current_lumi, current_lumi + lumis - 1, plan.first_run)
+                       current_lumi, current_lumi + lumis - 1, PRODUCTION_RUN)
 
         remaining -= events
         current_event += events

@@ -43,7 +43,6 @@ class SplitPlan:
     events_per_lumi: int
     first_event: int
     first_lumi: int
-    first_run: int
     steps: List[StepSettings]
 
 
@@ -143,7 +142,6 @@ def _read_step_settings(request):
         if name in names:
             raise InvalidInputError("Step%d.StepName %r repeats Step%d.StepName; give every step its own name"
                                     % (number, name, names[name]))
-        names[name] = number
 
         input_step_number = None
         input_module = None
@@ -160,6 +158,7 @@ def _read_step_settings(request):
                                         " set it to the label of an output module of step %r"
                                         % (number, input_module, input_step))
 
+        names[name] = number
         threads, streams = _cores(step, request, number)
         settings.append(StepSettings(number, name, input_step_number, input_module, threads, streams))
     return settings
@@ -246,9 +245,6 @@ def read_plan(request, splitting):
     total_events = _events_to_generate(step1, request)
     first_event = _bounded_number(request.get("FirstEvent", 1), "FirstEvent", 1, UINT32_MAX)
     first_lumi = _bounded_number(request.get("FirstLumi", 1), "FirstLumi", 1, UINT32_MAX)
-    # NOTE: WMAgent's MonteCarlo work-queue policy always produces run 1; a positive RunNumber is used
-    # here as the first run, and 0 (the ReqMgr2 default) keeps run 1.
-    run_number = _bounded_number(request.get("RunNumber", 0), "RunNumber", 0, UINT32_MAX)
 
     full_jobs, remainder = divmod(total_events, events_per_job)
     lumi_count = full_jobs * -(-events_per_job // events_per_lumi) + -(-remainder // events_per_lumi)
@@ -257,5 +253,4 @@ def read_plan(request, splitting):
                                 " %d; lower FirstLumi or RequestNumEvents, or raise events per lumi"
                                 % (lumi_count, first_lumi, UINT32_MAX))
 
-    return SplitPlan(total_events, events_per_job, events_per_lumi, first_event, first_lumi,
-                     run_number or 1, steps)
+    return SplitPlan(total_events, events_per_job, events_per_lumi, first_event, first_lumi, steps)
