@@ -11,7 +11,8 @@ file:../step<J>/<Module>.root.
 
 Bad input (an unreadable or invalid request or job file, a missing step, tweak or PSet) prints
 one "[job_plan] ERROR: ..." line naming the value and exits with status 2 before anything is
-written; a failure to write the work area exits with status 1. Runs on the worker node under Python 3.6 with the standard library only.
+written; a failure to write the work area exits with status 1. Runs on the worker node under
+Python 3.6 with the standard library only.
 """
 import argparse
 import json
@@ -37,9 +38,9 @@ def load_json(path, what):
         with open(path, "rb") as handle:
             document = json.loads(handle.read().decode("utf-8"))
     except OSError as error:
-        raise InvalidInput("cannot read %s %s: %s" % (what, path, error.strerror))
+        raise InvalidInput("cannot read %s %s: %s" % (what, path, error.strerror)) from None
     except ValueError as error:
-        raise InvalidInput("%s %s is not valid JSON: %s" % (what, path, error))
+        raise InvalidInput("%s %s is not valid JSON: %s" % (what, path, error)) from None
     if not isinstance(document, dict):
         raise InvalidInput("%s %s must hold a JSON object, found %s" % (what, path, type(document).__name__))
     return document
@@ -57,7 +58,8 @@ def first_scram_arch(value, step_label):
 def read_steps(request, request_path, psets_dir):
     count = request.get("StepChain")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise InvalidInput("StepChain in %s is %r; it must be a positive number of steps" % (request_path, count))
+        raise InvalidInput("StepChain in %s is %r; it must be a positive number of steps"
+                           % (request_path, count))
 
     steps = []
     index_by_name = {}
@@ -65,7 +67,8 @@ def read_steps(request, request_path, psets_dir):
         label = "Step%d" % number
         settings = request.get(label)
         if not isinstance(settings, dict):
-            raise InvalidInput("%s is missing from %s, which declares StepChain %d" % (label, request_path, count))
+            raise InvalidInput("%s is missing from %s, which declares StepChain %d"
+                               % (label, request_path, count))
 
         name = settings.get("StepName")
         if not isinstance(name, str) or not STEP_NAME_PATTERN.match(name):

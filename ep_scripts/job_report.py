@@ -47,7 +47,7 @@ def read_json(path, what):
         with open(path, "rb") as handle:
             return json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError) as error:
-        raise ReportError("cannot read %s %s: %s" % (what, path, error))
+        raise ReportError("cannot read %s %s: %s" % (what, path, error)) from None
 
 
 def write_json_atomically(path, document):
@@ -97,13 +97,14 @@ def parse_framework_job_report(path):
         with open(path, "rb") as handle:
             content = handle.read()
     except OSError as error:
-        raise ReportError("FrameworkJobReport %s is missing or unreadable: %s" % (path, error.strerror))
+        raise ReportError("FrameworkJobReport %s is missing or unreadable: %s"
+                          % (path, error.strerror)) from None
     if not content.strip():
         raise ReportError("FrameworkJobReport %s is empty" % path)
     try:
         root = ElementTree.fromstring(content)
     except ElementTree.ParseError as error:
-        raise ReportError("FrameworkJobReport %s is not well-formed XML: %s" % (path, error))
+        raise ReportError("FrameworkJobReport %s is not well-formed XML: %s" % (path, error)) from None
     if root.tag != "FrameworkJobReport":
         raise ReportError("FrameworkJobReport %s has root element <%s>" % (path, root.tag))
 
@@ -115,7 +116,7 @@ def parse_framework_job_report(path):
             status = int(status_text)
         except ValueError:
             raise ReportError("FrameworkJobReport %s has FrameworkError ExitStatus %r, not a number"
-                              % (path, status_text))
+                              % (path, status_text)) from None
         if status != 0 and error_exit_status is None:
             error_exit_status = status
             error_type = framework_error.get("Type") or ""
@@ -158,9 +159,9 @@ def judge_step(step_dir, cmsrun_exit_status):
         error_status, error_type, fjr_files, events_read = parse_framework_job_report(report_path)
     except ReportError as error:
         if cmsrun_exit_status != 0:
-            return (cmsrun_exit_status,
-                    "cmsRun exited with status %d and left no valid report (%s)" % (cmsrun_exit_status, error),
-                    [], None)
+            message = "cmsRun exited with status %d and left no valid report (%s)" % (
+                cmsrun_exit_status, error)
+            return cmsrun_exit_status, message, [], None
         return NO_VALID_JOB_REPORT, "cmsRun exited 0 but %s" % error, [], None
 
     if error_status is not None:
@@ -285,7 +286,8 @@ def command_stage_out(options, report):
         staged = []
     if code == 0 and options.exit_status != 0:
         code = options.fallback_code
-        message = "stage_out.py exited with status %d but its results file reports success" % options.exit_status
+        message = ("stage_out.py exited with status %d but its results file reports success"
+                   % options.exit_status)
     report["stage_out"] = {"exit_code": code, "exit_message": message, "skipped_reason": None}
     if code == 0:
         merge_staged_files(report, staged)
@@ -304,7 +306,8 @@ def merge_staged_files(report, staged):
 def command_finish(options, report):
     for step in report["steps"]:
         if step["exit_code"] is None:
-            step.update(exit_code=STEP_SKIPPED, exit_message="step skipped after a failure in an earlier step")
+            step.update(exit_code=STEP_SKIPPED,
+                        exit_message="step skipped after a failure in an earlier step")
     if options.code != 0 and options.step is not None:
         step = find_step(report, options.step)
         if step["exit_code"] in (None, 0, STEP_SKIPPED):

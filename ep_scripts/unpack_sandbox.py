@@ -102,14 +102,14 @@ def write_members(archive, checked, destination):
             continue
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if member.issym() or member.islnk():
-            links.append((name, member, path))
+            links.append((member, path))
             continue
         source = archive.extractfile(member)
         with open(path, "wb") as target:
             shutil.copyfileobj(source, target, COPY_BLOCK_BYTES)
         os.chmod(path, (member.mode & 0o755) | stat.S_IRUSR | stat.S_IWUSR)
 
-    for name, member, path in links:
+    for member, path in links:
         if member.issym():
             os.symlink(member.linkname, path)
         else:
@@ -145,7 +145,8 @@ def unpack(tarball, destination):
         sys.stderr.write("[unpack_sandbox] ERROR: %s (%s); nothing was unpacked\n" % (error, tarball))
         return INVALID_ARCHIVE_STATUS
     except (tarfile.TarError, EOFError, OSError) as error:
-        sys.stderr.write("[unpack_sandbox] ERROR: cannot read the request tarball %s: %s\n" % (tarball, error))
+        sys.stderr.write("[unpack_sandbox] ERROR: cannot read the request tarball %s: %s\n"
+                         % (tarball, error))
         return INVALID_ARCHIVE_STATUS
     return 0
 

@@ -6,7 +6,6 @@ import subprocess
 import tarfile
 
 import pytest
-
 from fixtures.executor import HELPER_TIMEOUT_SECONDS
 
 GOOD_REPORT = b"""<FrameworkJobReport>
