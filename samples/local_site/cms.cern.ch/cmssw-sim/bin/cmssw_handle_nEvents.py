@@ -1,0 +1,10 @@
+#!/usr/bin/env python3
+"""Simulated cmssw-wm-tools cmssw_handle_nEvents.py of the local site (see cmssw_sim/wmtools.py)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir, "python"))
+
+from cmssw_sim.wmtools import handle_nevents_main  # noqa: E402
+
+handle_nevents_main()
