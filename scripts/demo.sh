@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Demo on the local site (the simulated worker node in samples/local_site): run the first two steps
-# of the bundled real request through scram, the cmssw-wm-tools and cmsRun in a temporary directory,
-# then print per step the events and the output files that the job reports list.
+# Demo on the local site, the simulated worker node in samples/local_site. It runs the first two
+# steps of the bundled real request through scram, the cmssw-wm-tools and cmsRun in a temporary
+# directory. For each step it prints the events and the output files that the job report lists.
 #
 # NOTE: a placeholder until the end-to-end job (splitter, executor, stage-out) replaces it.
 set -o errexit -o nounset -o pipefail

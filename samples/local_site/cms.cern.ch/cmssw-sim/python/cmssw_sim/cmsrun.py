@@ -145,21 +145,22 @@ def read_pool_source(source, max_events):
             header = edmfile.read_edm_header(_local_path(file_name))
         except edmfile.EdmFileError as error:
             raise CmsRunFailure(8020 if error.missing else 8021, str(error)) from None
-        taken = []
+        selected_events = []
         for event in edmfile.expand_ranges(header["ranges"]):
             if skip:
                 skip -= 1
                 continue
-            if remaining is not None and len(taken) == remaining:
+            if remaining is not None and len(selected_events) == remaining:
                 break
-            taken.append(event)
+            selected_events.append(event)
         if remaining is not None:
-            remaining -= len(taken)
-        file_ranges = edmfile.compress_events(taken)
+            remaining -= len(selected_events)
+        file_ranges = edmfile.compress_events(selected_events)
         ranges.extend(file_ranges)
-        lfn = "" if file_name.startswith("file:") or file_name.startswith("/") else file_name
-        records.append({"lfn": lfn, "pfn": file_name, "guid": header["guid"], "events_read": len(taken),
-                        "ranges": file_ranges})
+        # NOTE: a /store/ name is reported as the LFN but read as a local path; there is no file catalog.
+        lfn = file_name if file_name.startswith("/store/") else ""
+        records.append({"lfn": lfn, "pfn": file_name, "guid": header["guid"],
+                        "events_read": len(selected_events), "ranges": file_ranges})
     return ranges, records
 
 

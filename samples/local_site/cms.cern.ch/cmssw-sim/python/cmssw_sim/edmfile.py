@@ -2,8 +2,8 @@
 
 Layout: the line MAGIC, one line of JSON (the header), then `events * bytes_per_event` filler bytes.
 The header stores the file's GUID, the process and module that wrote it, the data tier, the number
-of events, bytes_per_event and the events as ranges [run, lumi, first event, count] of consecutive
-event numbers, so it stays small however many events the file holds.
+of events and bytes_per_event. It lists the events as ranges [run, lumi, first event, count] of
+consecutive event numbers, so it stays small however many events the file contains.
 """
 import json
 import os

@@ -2,8 +2,8 @@
 
 Only literals, lists, tuples, negative numbers and calls of the simulated configuration types are
 accepted: `cms.untracked.uint32(4)`, `customTypeCms.untracked.PSet(input=cms.untracked.int32(830))`,
-`cms.OutputModule("PoolOutputModule", ...)`. In lenient mode (the pickler reading a whole PSet file) a
-keyword argument that cannot be evaluated is dropped; in strict mode (the tweak tool) it is an error.
+`cms.OutputModule("PoolOutputModule", ...)`. The pickler reads whole PSet files in lenient mode, which
+drops a keyword argument that cannot be evaluated. The tweak tool uses strict mode, where that is an error.
 """
 import ast
 

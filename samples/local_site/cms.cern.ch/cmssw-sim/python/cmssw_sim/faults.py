@@ -44,7 +44,7 @@ def _flag(environ, name):
 
 
 class Faults(object):
-    """The faults to inject; `applies_to(process_name)` tells whether they apply to this cmsRun."""
+    """The faults to inject. `applies_to(process_name)` returns whether they apply to this cmsRun."""
 
     def __init__(self, environ=None):
         environ = os.environ if environ is None else environ

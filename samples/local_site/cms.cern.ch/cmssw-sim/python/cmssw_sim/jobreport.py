@@ -1,5 +1,5 @@
 """Write FrameworkJobReport XML in the layout of CMSSW's `cmsRun -j`, and the malformed variants
-that fault injection asks for."""
+that fault injection requests."""
 import collections
 import xml.etree.ElementTree as ElementTree
 

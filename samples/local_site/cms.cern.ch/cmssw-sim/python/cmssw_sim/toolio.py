@@ -23,7 +23,7 @@ def load_process(path):
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as error:
         raise ToolError("%s is not a pickled process: %s" % (path, error)) from None
     if not isinstance(process, cms.Process):
-        raise ToolError("%s holds a %s, not a cms.Process" % (path, type(process).__name__))
+        raise ToolError("%s contains a %s, not a cms.Process" % (path, type(process).__name__))
     return process
 
 

@@ -61,7 +61,7 @@ def _read_tweaks(path):
 
 
 def _tweak_parent(process, names, create_untracked_psets):
-    """Return the object that holds the last name of a tweak key, creating untracked PSets if asked."""
+    """Return the object that contains the last name of a tweak key, creating untracked PSets if requested."""
     parent = process
     for depth, name in enumerate(names[:-1]):
         child = getattr(parent, name, None)

@@ -32,7 +32,7 @@ class _ParameterTypeBase(object):
 
 
 class _SimpleParameter(_ParameterTypeBase):
-    """A parameter that holds one validated value."""
+    """A parameter that stores one validated value."""
 
     def __init__(self, value):
         super(_SimpleParameter, self).__init__()
@@ -159,7 +159,7 @@ class LuminosityBlockRange(_SimpleParameter):
 
 
 class _VectorParameter(_ParameterTypeBase):
-    """A parameter that holds a list; accepts items as arguments or as one list or tuple."""
+    """A list parameter. Its items are given as arguments or as one list or tuple."""
 
     _itemType = None
 
