@@ -45,7 +45,7 @@ setup_env_install_venv() {
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
         -r "$setup_env_root/requirements-nodeps.txt" </dev/null ||
         { setup_env_log "pip install --no-deps -r requirements-nodeps.txt failed"; return 1; }
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$setup_env_root[test]" </dev/null ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "${setup_env_root}[test]" </dev/null ||
         { setup_env_log "pip install -e .[test] failed"; return 1; }
     echo "$wanted" >"$stamp"
 }
