@@ -37,6 +37,8 @@ setup(
         "console_scripts": [
             "event-splitter = micro_agent.event_splitter:main",
             "create-stepchain-dag = micro_agent.create_stepchain_dag:main",
+            "run-node-locally = micro_agent.run_node_locally:main",
+            "dag-status = micro_agent.dag_status:main",
         ],
     },
 )
