@@ -245,11 +245,16 @@ class Run(object):
         performance = performance_summary(self.threads, self.streams, 0, self.started)
         report = jobreport.build_report([], [], performance, error=(exit_status, message))
         if self.report_path is not None:
-            with open(self.report_path, "wb") as handle:
-                handle.write(report)
+            try:
+                with open(self.report_path, "wb") as handle:
+                    handle.write(report)
+            except OSError as error:
+                log("cannot write the job report %s: %s" % (self.report_path, error.strerror))
         sys.exit(exit_status)
 
     def on_sigterm(self, _signum, _frame):
+        # Further SIGTERMs while stopping are ignored, as the first one already ends the run.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         log("received SIGTERM; stopping in %.1f s" % self.faults.term_delay)
         time.sleep(self.faults.term_delay)
         self.fail(SIGTERM_EXIT_STATUS, "the job was terminated by SIGTERM")
