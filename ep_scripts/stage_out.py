@@ -249,17 +249,19 @@ def copy_all(args, files):
             stage_one(manager, runner, current)
         return removed
     except (Exception, Terminated) as exc:
+        # A second SIGTERM must not interrupt the removal; HTCondor's later SIGKILL still ends the job.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         banner("removing the copies of this run")
         removed.extend(remove_staged(files))
         if isinstance(exc, Terminated):
-            message = "terminated by SIGTERM while staging %s; removed %d staged file(s)" % (
-                current["lfn"], len(removed))
-            raise StageOutExit("TERMINATED_BY_SIGNAL", message) from None
-        reason = str(exc) if isinstance(exc, CopyFailed) else "internal error: %r" % exc
-        if not isinstance(exc, CopyFailed):
-            LOG.exception("unexpected error while staging %s", current["lfn"])
-        error = StageOutExit("STAGEOUT_FAILED", "stage-out of %s (%s) failed: %s"
-                             % (current["lfn"], current["local_path"], reason))
+            error = StageOutExit("TERMINATED_BY_SIGNAL", "terminated by SIGTERM while staging %s; removed %d "
+                                 "staged file(s)" % (current["lfn"], len(removed)))
+        else:
+            if not isinstance(exc, CopyFailed):
+                LOG.exception("unexpected error while staging %s", current["lfn"])
+            reason = str(exc) if isinstance(exc, CopyFailed) else "internal error: %r" % exc
+            error = StageOutExit("STAGEOUT_FAILED", "stage-out of %s (%s) failed: %s"
+                                 % (current["lfn"], current["local_path"], reason))
         error.removed = removed
         raise error from None
 

@@ -2,13 +2,18 @@
 
 Every run goes through the worker Python (3.6) with WMCore.zip on PYTHONPATH, as on a worker node.
 """
+import json
 import os
 import pathlib
+import signal
 import socket
+import subprocess
 import threading
+import time
 import zlib
 
 import pytest
+from fixtures.stage_out import STAGE_OUT, stage_out_env, worker_interpreter
 from fixtures.xrootd import free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -290,3 +295,34 @@ def test_bearer_token_not_logged(run_stage_out, siteconf_factory, tmp_path):
     assert "Bearer token content: <redacted>" in run.stderr
     assert token not in run.stdout + run.stderr
     assert file_token not in run.stdout + run.stderr
+
+
+def test_sigterm_removes_copies(stage_out_pythonpath, siteconf_factory, xrootd_server, tmp_path):
+    site = siteconf_factory(order="--xrootd-only")
+    first_lfn, second_lfn = unique_lfn("term-first"), unique_lfn("term-second")
+    assert xrootd_server.xrdfs("mkdir", "-p", second_lfn).returncode == 0
+    first = write_file(tmp_path, "first.root", os.urandom(4000))
+    second = write_file(tmp_path, "second.root", os.urandom(4000))
+    results = tmp_path / "results.json"
+    log = tmp_path / "stderr.log"
+    arguments = manual_arguments([(first_lfn, first), (second_lfn, second)], retries=1)
+    arguments[arguments.index("--retry-pause") + 1] = "200"
+    arguments += ["--results", str(results)]
+    command = [worker_interpreter(), str(STAGE_OUT)] + [str(a) for a in arguments]
+
+    with open(str(log), "w") as stderr:
+        process = subprocess.Popen(command, env=stage_out_env(stage_out_pythonpath, site.env),
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        # The first failed attempt on the second file starts WMCore's 200 s pause.
+        for _ in range(600):
+            if "Attempt 0 to stage out failed" in log.read_text() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout=60)
+
+    document = json.loads(results.read_text())
+    assert status == expected_status("TERMINATED_BY_SIGNAL")
+    assert document["exit_code"] == exit_codes()["TERMINATED_BY_SIGNAL"][0]
+    assert document["removed"] == [first_lfn]
+    assert not xrootd_server.exists(first_lfn)
