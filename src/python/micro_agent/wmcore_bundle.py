@@ -5,6 +5,7 @@ worker runs exactly the version the submit host tested with. It contains the top
 WMCore's stage-out and job report modules import: WMCore, Utils and PSetTweaks. WMCore also imports
 `future`; worker nodes take that from the COMP py3-future package, so it is not bundled.
 """
+
 import importlib.util
 import os
 import pathlib
@@ -40,7 +41,9 @@ def build_wmcore_zip(destination):
                 for path in sorted(package_dir.rglob("*.py")):
                     if "__pycache__" in path.parts:
                         continue
-                    bundle.write(path, arcname=str(pathlib.PurePosixPath(name) / path.relative_to(package_dir)))
+                    bundle.write(
+                        path, arcname=str(pathlib.PurePosixPath(name) / path.relative_to(package_dir))
+                    )
         os.chmod(partial, 0o644)
         os.replace(partial, destination)
     except BaseException:
