@@ -1,71 +1,134 @@
 #!/usr/bin/env bash
-# Demo on the local site, the simulated worker node in samples/local_site. It runs the first two
-# steps of the bundled real request through scram, the cmssw-wm-tools and cmsRun in a temporary
-# directory. For each step it prints the events and the output files that the job report lists.
+# Run the main job: a StepChain request from splitting to staged outputs, on this machine.
 #
-# NOTE: a placeholder until the end-to-end job (splitter, executor, stage-out) replaces it.
-set -o errexit -o nounset -o pipefail
+#   bash scripts/demo.sh [--request DIR] [--output DIR] [--post-policy delay|report]
+#
+# DIR contains request.json, splitting.json and PSets/ (default: the bundled sample request).
+# The POST policy defaults to report here, so a failed job shows as a failed node. The DAG default
+# is delay.
+# 1. Split the request into job files and the request tarball (event-splitter).
+# 2. Prepare the DAG directory (create-stepchain-dag), with a short-lived demo proxy.
+# 3. Start the local XRootD storage element and write the local site's SITECONF.
+# 4. Run the first and the last node as HTCondor would (run-node-locally) on the local site, which
+#    simulates CMSSW; each node runs all steps and stages out its KeepOutput files.
+# 5. Run each node's POST script (run-node-locally does it after the job).
+# 6. Print per node the exit code, the events of each step and the staged files, then the DAG
+#    summary (dag-status), and stop the storage element.
+#
+# Exit status: 0 when both nodes succeeded, 1 when a node failed, 2 on invalid arguments or when a
+# phase could not run.
+set -o nounset -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=scripts/setup_env.sh
-. "$root/scripts/setup_env.sh"
-# shellcheck source=samples/local_site/activate.sh
-. "$root/samples/local_site/activate.sh"
-# shellcheck source=samples/local_site/cms.cern.ch/cmsset_default.sh
-. "$VO_CMS_SW_DIR/cmsset_default.sh"
-
-psets="$root/../shared/data/real/SMP-RunIISummer20UL17pp5TeVwmLHEGS-00007/PSets"
-if [ ! -d "$psets" ]; then
-    echo "[demo] the real request's PSets are not at $psets" >&2
-    exit 1
-fi
-workdir=$(mktemp -d "${TMPDIR:-/tmp}/workflow-orchestrator-demo.XXXXXX")
-trap 'rm -rf "$workdir"' EXIT
+request_dir="$root/samples/requests/DYToMuMu_13p6TeV_StepChain"
+output_dir="$root/demo_output"
+post_policy=report
 
 log() {
-    echo "[demo] $(date -u '+%Y-%m-%d %H:%M:%S GMT') $*"
+    echo "[demo] $(date -u '+%Y-%m-%d %H:%M:%S') $*"
 }
 
-# Run one step: $1 step number, $2 PSet file, $3 tweak JSON. Creates $workdir/step<N>.
-run_step() {
-    local step=$1 pset=$2 tweaks=$3
-    mkdir "$workdir/step$step"
-    cd "$workdir/step$step"
-    printf '%s\n' "$tweaks" >tweak.json
-    printf 'import pickle\n\nwith open("PSet.pkl", "rb") as handle:\n    process = pickle.load(handle)\n' >PSet.py
-
-    log "step $step: scram project CMSSW_10_6_47 (slc7_amd64_gcc700)"
-    scram -a slc7_amd64_gcc700 project CMSSW CMSSW_10_6_47 >/dev/null
-    cd CMSSW_10_6_47
-    eval "$(scram runtime -sh)"
-    cd ..
-    edm_pset_pickler.py --input "$pset" --output_pkl PSet.pkl >/dev/null
-    edm_pset_tweak.py --input_pkl PSet.pkl --output_pkl PSet.pkl --json tweak.json --create_untracked_psets >/dev/null
-    log "step $step: cmsRun -j report.xml PSet.py"
-    cmsRun -j report.xml PSet.py 2>/dev/null
-    python3 - report.xml <<'EOF'
-import sys
-import xml.etree.ElementTree as ElementTree
-
-for output in ElementTree.parse(sys.argv[1]).getroot().iter("File"):
-    print("    %-14s %5s events  %s  GUID %s" % (
-        output.findtext("ModuleLabel"), output.findtext("TotalEvents"), output.findtext("PFN"),
-        output.findtext("GUID")))
-EOF
+die() {
+    echo "[demo] ERROR: $*" >&2
+    exit 2
 }
 
-log "working in $workdir"
-run_step 1 "$(ls "$psets"/PSet_cmsRun1_*.py)" '{
- "process.maxEvents": "customTypeCms.untracked.PSet(input=cms.untracked.int32(240))",
- "process.source.firstEvent": "customTypeCms.untracked.uint32(14999761)",
- "process.source.firstLuminosityBlock": "customTypeCms.untracked.uint32(18073)",
- "process.source.numberEventsInLuminosityBlock": "customTypeCms.untracked.uint32(830)",
- "process.RAWSIMoutput.fileName": "customTypeCms.untracked.string(\"file:RAWSIMoutput.root\")",
- "process.LHEoutput.fileName": "customTypeCms.untracked.string(\"file:LHEoutput.root\")",
- "process.options.numberOfThreads": "customTypeCms.untracked.uint32(4)"}'
-run_step 2 "$(ls "$psets"/PSet_cmsRun2_*.py)" '{
- "process.maxEvents": "customTypeCms.untracked.PSet(input=cms.untracked.int32(-1))",
- "process.source.fileNames": "customTypeCms.untracked.vstring([\"file:../step1/RAWSIMoutput.root\"])",
- "process.RAWSIMoutput.fileName": "customTypeCms.untracked.string(\"file:RAWSIMoutput.root\")",
- "process.options.numberOfThreads": "customTypeCms.untracked.uint32(4)"}'
-log "done"
+banner() {
+    echo
+    echo "======== $* ($(date -u '+%Y-%m-%d %H:%M:%S') GMT) ========"
+}
+
+usage() {
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --request) [ "$#" -ge 2 ] || die "--request needs a directory"; request_dir=$2; shift 2 ;;
+        --output) [ "$#" -ge 2 ] || die "--output needs a directory"; output_dir=$2; shift 2 ;;
+        --post-policy) [ "$#" -ge 2 ] || die "--post-policy needs delay or report"; post_policy=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+
+for name in request.json splitting.json PSets; do
+    [ -e "$request_dir/$name" ] || die "$request_dir/$name not found: --request needs a directory with request.json, splitting.json and PSets/"
+done
+case "$post_policy" in delay | report) ;; *) die "--post-policy must be delay or report, not $post_policy" ;; esac
+
+cd "$root" || die "cannot enter $root"
+# shellcheck source=scripts/setup_env.sh
+. scripts/setup_env.sh || die "installing the dependencies failed (see the message above)"
+# shellcheck source=samples/local_site/activate.sh
+. samples/local_site/activate.sh || die "activating the local site failed (see the message above)"
+
+# The output directory belongs to the demo: an earlier run's content is replaced, anything else
+# is left alone.
+marker="$output_dir/.stepchain-demo"
+if [ -e "$output_dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$output_dir" 2>/dev/null)" ]; then
+    die "$output_dir is not empty and was not made by this demo; choose another --output"
+fi
+rm -rf "$output_dir"
+mkdir -p "$output_dir" || die "cannot create $output_dir"
+output_dir=$(cd "$output_dir" && pwd)
+touch "$marker"
+
+xrootd_dir="$output_dir/xrootd"
+# shellcheck disable=SC2329 # called by the EXIT trap
+stop_storage_element() {
+    if [ -e "$xrootd_dir/run/server.pid" ]; then
+        python3 samples/local_site/start_xrootd.py stop --work-dir "$xrootd_dir" || true
+    fi
+}
+trap stop_storage_element EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+banner "1. split the request $request_dir"
+event-splitter --request "$request_dir/request.json" --splitting "$request_dir/splitting.json" \
+    --psets "$request_dir/PSets" --output-dir "$output_dir/split" || die "event-splitter failed"
+job_count=$(find "$output_dir/split" -maxdepth 1 -name 'job*.json' | wc -l)
+log "$job_count job files in $output_dir/split"
+
+banner "2. prepare the DAG directory"
+# A self-signed certificate is used as the X.509 proxy, because nothing here contacts a grid service.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=WorkflowOrchestrator demo proxy" \
+    -keyout "$output_dir/demo_proxy.key" -out "$output_dir/demo_proxy.crt" 2>/dev/null ||
+    die "openssl could not create the demo proxy"
+cat "$output_dir/demo_proxy.crt" "$output_dir/demo_proxy.key" >"$output_dir/x509up_demo"
+chmod 600 "$output_dir/x509up_demo"
+site=T2_XX_Local
+echo "$site" >"$output_dir/sitelist.txt"
+create-stepchain-dag --event-splitter-dir "$output_dir/split" --proxy "$output_dir/x509up_demo" \
+    --sitelist "$output_dir/sitelist.txt" --output-dag "$output_dir/dag/stepchain.dag" \
+    --post-policy "$post_policy" || die "create-stepchain-dag failed"
+
+banner "3. start the storage element"
+server_settings=$(python3 samples/local_site/start_xrootd.py start --work-dir "$xrootd_dir") ||
+    die "the XRootD server did not start"
+eval "$server_settings"
+python3 samples/local_site/make_siteconf.py --output "$output_dir/SITECONF" \
+    --xrootd-port "$XROOTD_PORT" --posix-root "$output_dir/posix_storage" || die "make_siteconf.py failed"
+export SITECONFIG_PATH="$output_dir/SITECONF"
+# One copy attempt against a dead server then fails within seconds (about 8 minutes with the
+# client defaults of xrootd 5.5.3).
+export XRD_CONNECTIONRETRY=1 XRD_CONNECTIONWINDOW=5 XRD_REQUESTTIMEOUT=30
+
+status=0
+for node in Job1 "Job$job_count"; do
+    banner "4-6. run node $node as HTCondor would, then its POST script"
+    run-node-locally "$output_dir/dag" "$node" --site "$site" --scratch-parent "$output_dir" \
+        --pass-env VO_CMS_SW_DIR --pass-env LOCAL_SITE_PYTHON --pass-env SITECONFIG_PATH \
+        --pass-env XRD_CONNECTIONRETRY --pass-env XRD_CONNECTIONWINDOW --pass-env XRD_REQUESTTIMEOUT
+    node_status=$?
+    [ "$node_status" -eq 0 ] || status=1
+    [ "$node_status" -le 1 ] || die "run-node-locally could not run $node"
+    [ "$job_count" -gt 1 ] || break
+done
+
+banner "DAG summary"
+dag-status "$output_dir/dag"
+log "job logs in $output_dir/dag/out and err, job reports in $output_dir/dag/results"
+log "staged files under $XROOTD_EXPORT"
+exit "$status"
