@@ -201,7 +201,7 @@ def copy_scripts(destination):
 
 def test_wmcore_missing(run_stage_out, siteconf, abc_file, tmp_path, stage_out_pythonpath):
     script = copy_scripts(tmp_path / "kit")
-    env = dict(siteconf.env, PYTHONPATH=str(stage_out_pythonpath / "py3-future"))
+    env = dict(siteconf.env, PYTHONPATH=str(stage_out_pythonpath.py3_future))
 
     arguments = manual_arguments([(unique_lfn("nowm"), abc_file)])
     run = run_stage_out(arguments, env, script=script, pythonpath=False)
@@ -214,8 +214,8 @@ def test_wmcore_missing(run_stage_out, siteconf, abc_file, tmp_path, stage_out_p
 def test_wmcore_zip_next_to_script(run_stage_out, siteconf, xrootd_server, abc_file, tmp_path,
                                    stage_out_pythonpath):
     script = copy_scripts(tmp_path / "kit")
-    shutil.copy(str(stage_out_pythonpath / "WMCore.zip"), str(script.parent / "WMCore.zip"))
-    env = dict(siteconf.env, PYTHONPATH=str(stage_out_pythonpath / "py3-future"))
+    shutil.copy(str(stage_out_pythonpath.wmcore_zip), str(script.parent / "WMCore.zip"))
+    env = dict(siteconf.env, PYTHONPATH=str(stage_out_pythonpath.py3_future))
     lfn = unique_lfn("zip-beside")
 
     run = run_stage_out(manual_arguments([(lfn, abc_file)]), env, script=script, pythonpath=False)
