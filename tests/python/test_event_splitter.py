@@ -1,6 +1,7 @@
 """The event splitter CLI: job files, tweaks, the PSet tarball, input validation and all-or-nothing output."""
 import json
 import os
+import pty
 import re
 import resource
 import tarfile
@@ -543,6 +544,40 @@ def test_no_psets_no_tarball(request_files, event_splitter_cli):
     assert event_splitter_cli(request_files.arguments(psets=False)).returncode == 0
     assert not (request_files.output_dir / "request_psets.tar.gz").exists()
     assert len(_job_files(request_files.output_dir)) == 10
+
+
+def test_progress_on_terminal(request_files, event_splitter_cli):
+    request_files.write()
+    controller, terminal = pty.openpty()
+    try:
+        result = event_splitter_cli(request_files.arguments(), stderr=terminal)
+        os.close(terminal)
+        terminal = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        os.close(controller)
+
+    assert result.returncode == 0
+    assert b"jobs written: 10/10" in shown
+
+
+def test_no_progress_without_terminal(request_files, event_splitter_cli):
+    request_files.write()
+
+    result = event_splitter_cli(request_files.arguments())
+
+    assert result.returncode == 0
+    assert result.stderr == ""
 
 
 def test_main_returns_status(request_files, capsys):

@@ -3,7 +3,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from micro_agent.splitter_jobs import count_jobs, split_events
+from micro_agent.splitter_jobs import JobDocumentRenderer, build_job_document, count_jobs, split_events
 from micro_agent.splitter_request import UINT32_MAX, SplitPlan, read_plan
 
 MAX_JOBS_PER_EXAMPLE = 300
@@ -96,3 +96,16 @@ def test_generated_requests_match_wmcore(wmcore_masks, total, per_job, per_lumi,
                             first_event, first_lumi, fake_file_run)
 
     assert _ranges(plan) == expected
+
+
+def test_renderer_matches_json_dumps(real_request_dir):
+    request = json.loads((real_request_dir / "request.json").read_text())
+    splitting = json.loads((real_request_dir / "splitting.json").read_text())
+    request["Step1"]["RequestNumEvents"] = 123457
+    request["FirstEvent"] = UINT32_MAX - 50000
+    plan = read_plan(request, splitting)
+    renderer = JobDocumentRenderer(plan)
+
+    for job in split_events(plan):
+        expected = (json.dumps(build_job_document(job, plan)) + "\n").encode("ascii")
+        assert renderer.render(job) == expected, job

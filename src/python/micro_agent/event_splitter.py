@@ -152,12 +152,23 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _write_all(descriptor, data):
+    """Write all of data, continuing after a short write (os.write may return fewer bytes)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
 def _write_jobs(directory, plan):
     renderer = JobDocumentRenderer(plan)
     progress = _Progress(count_jobs(plan))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     for job in split_events(plan):
-        with open(os.path.join(directory, "job%d.json" % job.index), "w", encoding="ascii") as handle:
-            handle.write(renderer.render(job))
+        descriptor = os.open(os.path.join(directory, "job%d.json" % job.index), flags, 0o644)
+        try:
+            _write_all(descriptor, renderer.render(job))
+        finally:
+            os.close(descriptor)
         if job.index % 1000 == 0:
             progress.update(job.index)
     progress.update(count_jobs(plan))
@@ -168,8 +179,9 @@ def _move_into_place(staging, output_dir):
     if not os.path.lexists(output_dir):
         os.rename(staging, output_dir)
         return
-    old = tempfile.mkdtemp(prefix=".%s-old-" % os.path.basename(output_dir),
-                           dir=os.path.dirname(os.path.abspath(output_dir)))
+    parent, name = os.path.split(os.path.abspath(output_dir))
+    # mkdtemp reserves a unique name; the directory is removed so that rename can take the name.
+    old = tempfile.mkdtemp(prefix=".%s-old-" % name, dir=parent)
     os.rmdir(old)
     os.rename(output_dir, old)
     try:
@@ -182,9 +194,9 @@ def _move_into_place(staging, output_dir):
 
 def write_output(output_dir, plan, request_path, pset_members):
     """Write every job file and the tarball beside output_dir, then move them into place together."""
-    parent = os.path.dirname(os.path.abspath(output_dir))
+    parent, name = os.path.split(os.path.abspath(output_dir))
     try:
-        staging = tempfile.mkdtemp(prefix=".%s-partial-" % os.path.basename(output_dir), dir=parent)
+        staging = tempfile.mkdtemp(prefix=".%s-partial-" % name, dir=parent)
     except OSError as error:
         raise WriteError("cannot create a directory in %s: %s" % (parent, error.strerror)) from None
     try:
