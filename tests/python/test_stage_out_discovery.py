@@ -5,6 +5,7 @@ import re
 import sys
 
 import pytest
+from fixtures.local_site import run_in_release
 from fixtures.stage_out import SIMULATOR_PYTHON
 from test_stage_out import exit_codes, expected_status
 
@@ -188,3 +189,41 @@ def test_discovery_failure_cleans(run_stage_out, siteconf_factory, xrootd_server
     assert len(run.results["removed"]) == 2
     assert not any(xrootd_server.exists(lfn) for lfn in run.results["removed"])
     assert all(GUID_LFN.search(lfn) for lfn in run.results["removed"])
+
+
+SIMULATED_STEP_CONFIG = """import FWCore.ParameterSet.Config as cms
+process = cms.Process("SIM")
+process.source = cms.Source("EmptySource", firstRun=cms.untracked.uint32(1),
+                            numberEventsInLuminosityBlock=cms.untracked.uint32(5))
+process.maxEvents = cms.untracked.PSet(input=cms.untracked.int32(10))
+process.RAWSIMoutput = cms.OutputModule("PoolOutputModule",
+    dataset=cms.untracked.PSet(dataTier=cms.untracked.string("GEN-SIM"), filterName=cms.untracked.string("")),
+    fileName=cms.untracked.string("file:RAWSIMoutput.root"))
+"""
+
+
+def test_simulated_cmsrun_job(run_stage_out, siteconf, xrootd_server, local_site_env, repo_root, tmp_path):
+    # One step run as the executor runs it on the local site: pickle the configuration, list its
+    # output modules with the executor's dump_output_modules.py, then run the simulated cmsRun.
+    work_dir = tmp_path / "job"
+    step_dir = work_dir / "step1"
+    step_dir.mkdir(parents=True)
+    (step_dir / "cfg.py").write_text(SIMULATED_STEP_CONFIG)
+    commands = ("cd step1 && edm_pset_pickler.py --input cfg.py --output_pkl Pset.pkl && "
+                "python3 %s Pset.pkl output_modules.json && cmsRun -j FrameworkJobReport.xml cfg.py"
+                % (repo_root / "ep_scripts" / "dump_output_modules.py"))
+    ran = run_in_release(work_dir, local_site_env, commands)
+    assert ran.returncode == 0, ran.stderr
+    request = {"StepChain": 1, "UnmergedLFNBase": "/store/unmerged/", "ProcessingVersion": 2,
+               "AcquisitionEra": "RunIITest", "ProcessingString": {"SimStep": "TestCond_v1"},
+               "Step1": {"StepName": "SimStep", "KeepOutput": True, "PrimaryDataset": "TestPrimary"}}
+    (work_dir / "request.json").write_text(json.dumps(request))
+    (work_dir / "job.json").write_text(json.dumps({"job_index": 2500, "tweaks": {}}))
+    guid = report_guids(work_dir, 1)["RAWSIMoutput"]
+
+    run = run_stage_out(discovery_arguments(work_dir, work_dir), siteconf.env)
+
+    assert run.returncode == 0, run.stderr
+    lfn = run.results["files"][0]["lfn"]
+    assert lfn == "/store/unmerged/RunIITest/TestPrimary/GEN-SIM/TestCond_v1-v2/0002/%s.root" % guid
+    assert xrootd_server.remote_file(lfn).size == (step_dir / "RAWSIMoutput.root").stat().st_size
