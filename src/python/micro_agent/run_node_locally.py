@@ -11,7 +11,8 @@
 4. Run the executable with the ad's arguments in the scratch directory. The job gets the
    environment that HTCondor gives a job (_CONDOR_JOB_AD, _CONDOR_SCRATCH_DIR, X509_USER_PROXY and
    others) plus the worker node variables given with --env and --pass-env. Its stdout and stderr
-   go to the ad's output and error files.
+   go to the ad's output and error files. Processes that the job leaves running are killed when
+   its executable exits.
 5. Bring back transfer_output_files through transfer_output_remaps, then evaluate the ad's
    OnExitRemove and Requirements with the exit code: when HTCondor would retry the job, say so
    (this machine is the last host, which Requirements excludes, so the job is not rerun here).
@@ -32,6 +33,7 @@ import os
 import pathlib
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -246,17 +248,32 @@ def run_job(dag_dir, ad, scratch, executable, environment):
     error_path = _resolve(dag_dir, ad["Err"])
     log.info("running %s %s in %s", executable.name, " ".join(arguments), scratch)
     with open(output_path, "wb") as output, open(error_path, "wb") as error:
-        completed = subprocess.run(
+        # The job gets its own process group, so that processes it leaves behind can be killed
+        # when it exits, as HTCondor's starter kills every process of a finished job.
+        job = subprocess.Popen(
             [str(executable)] + arguments,
             cwd=str(scratch),
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=error,
-            check=False,
+            start_new_session=True,
         )
-    log.info("job exited with status %d; stdout %s, stderr %s", completed.returncode, output_path, error_path)
-    return completed.returncode
+        try:
+            exit_status = job.wait()
+        finally:
+            kill_leftover_processes(job.pid)
+    log.info("job exited with status %d; stdout %s, stderr %s", exit_status, output_path, error_path)
+    return exit_status
+
+
+def kill_leftover_processes(process_group):
+    """Kill the processes still in the job's process group after the job's executable ended."""
+    try:
+        os.killpg(process_group, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    log.warning("killed processes that the job left running (process group %d)", process_group)
 
 
 def parse_remaps(text):
