@@ -60,13 +60,21 @@ def _parse_vars(text, line_number):
     return variables
 
 
+def _integer(text, what, line_number):
+    try:
+        return int(text)
+    except ValueError:
+        raise DagFormatError("line %d: %s %r is not an integer" % (line_number, what, text)) from None
+
+
 def _parse_script(words, line_number):
     """Return (node name, PostScript) from the words after SCRIPT, or None for a PRE script."""
     defer_status = defer_delay = None
     if words and words[0].upper() == "DEFER":
         if len(words) < 3:
             raise DagFormatError("line %d: SCRIPT DEFER needs a status and a delay" % line_number)
-        defer_status, defer_delay = int(words[1]), int(words[2])
+        defer_status = _integer(words[1], "SCRIPT DEFER status", line_number)
+        defer_delay = _integer(words[2], "SCRIPT DEFER delay", line_number)
         words = words[3:]
     if len(words) < 3:
         raise DagFormatError("line %d: SCRIPT needs PRE or POST, a node and a script" % line_number)
@@ -90,8 +98,10 @@ def read_dag(path):
             continue
         if keyword == "JOB":
             words = rest.split()
-            if len(words) < 2:
-                raise DagFormatError("line %d: JOB needs a node name and a submit file" % line_number)
+            if len(words) != 2:
+                raise DagFormatError(
+                    "line %d: JOB needs a node name and a submit file, without options" % line_number
+                )
             nodes[words[0]] = DagNode(words[0], words[1])
             continue
         if keyword == "VARS":
@@ -100,13 +110,19 @@ def read_dag(path):
             continue
         if keyword == "RETRY":
             words = rest.split()
+            if len(words) < 2:
+                raise DagFormatError("line %d: RETRY needs a node name and a count" % line_number)
             node = _node(nodes, words[0], line_number)
-            node.retries = int(words[1])
+            node.retries = _integer(words[1], "RETRY count", line_number)
             if len(words) >= 4 and words[2].upper() == "UNLESS-EXIT":
-                node.unless_exit = int(words[3])
+                node.unless_exit = _integer(words[3], "RETRY UNLESS-EXIT status", line_number)
             continue
         if keyword == "SCRIPT":
-            name, post = _parse_script(shlex.split(rest), line_number)
+            try:
+                words = shlex.split(rest)
+            except ValueError as error:
+                raise DagFormatError("line %d: invalid SCRIPT line: %s" % (line_number, error)) from None
+            name, post = _parse_script(words, line_number)
             if post is not None:
                 _node(nodes, name, line_number).post = post
             continue
