@@ -64,19 +64,23 @@ def parse_arguments(argv):
         description="Stage output files out with WMCore's StageOutMgr, all or nothing. Needs SITECONFIG_PATH "
                     "or WMAGENT_SITE_CONFIG_OVERRIDE, and WMCore (WMCore.zip) on PYTHONPATH.",
     )
-    parser.add_argument("--lfn", action="append", default=[], help="LFN of the next file (manual mode)")
-    parser.add_argument("--local", action="append", default=[], help="local path of the file for the --lfn "
-                                                                      "at the same position (manual mode)")
-    parser.add_argument("--request", help="request.json of the StepChain (discovery mode)")
-    parser.add_argument("--work-dir", help="job directory holding step<N>/ and job.json (discovery mode)")
-    parser.add_argument("--job-index", type=int, help="job index for the LFNs (default: job_index of "
-                                                      "<work dir>/job.json)")
-    parser.add_argument("--results", help="results JSON to write (default in discovery mode: "
-                                          "<work dir>/%s; none in manual mode)" % RESULTS_NAME)
-    parser.add_argument("--retries", type=int, default=3, help="retries per file and method after the first "
-                                                               "attempt (default 3)")
-    parser.add_argument("--retry-pause", type=float, default=600, help="seconds to wait after each failed "
-                                                                       "attempt (default 600)")
+    parser.add_argument("--lfn", action="append", default=[],
+                        help="LFN of the next file (manual mode)")
+    parser.add_argument("--local", action="append", default=[], metavar="PATH",
+                        help="local path of the file for the --lfn at the same position (manual mode)")
+    parser.add_argument("--request", metavar="FILE",
+                        help="request.json of the StepChain (discovery mode)")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="job directory containing step<N>/ and job.json (discovery mode)")
+    parser.add_argument("--job-index", type=int, metavar="N",
+                        help="job index for the LFNs (default: job_index of <work dir>/job.json)")
+    parser.add_argument("--results", metavar="FILE",
+                        help="results JSON to write (default in discovery mode: <work dir>/%s; "
+                             "none in manual mode)" % RESULTS_NAME)
+    parser.add_argument("--retries", type=int, default=3, metavar="N",
+                        help="retries per file and method after the first attempt (default 3)")
+    parser.add_argument("--retry-pause", type=float, default=600, metavar="SECONDS",
+                        help="seconds to wait after each failed attempt, the last one included (default 600)")
     args = parser.parse_args(argv)
 
     if args.retries < 0:
@@ -383,6 +387,9 @@ def main(argv=None):
     banner("stage-out started")
     code, message, files, removed = run(args, results_path)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from stageout_transfer import SecretRedactor
+
+    message = SecretRedactor(os.environ).redact(message)
     number = codes.number(code)
     status = codes.exit_status(code)
     if number:
