@@ -185,6 +185,7 @@ def render_submit(settings):
         "",
         "# The worker leaves both files even when it fails. Each job's files go under the node name and",
         "# the cluster id, so the POST script never takes an earlier cluster's results for the current one.",
+        "# NOTE: job-level retries keep the cluster id, so the last attempt's files replace earlier ones.",
         "transfer_output_files = %s" % ", ".join(WORKER_OUTPUT_FILES),
         'transfer_output_remaps = "%s"' % remaps,
         "output = out/$(node_name).$(ClusterId).out",
