@@ -452,6 +452,9 @@ main() {
     log "host: $host_name; user: $(id -un); directory: $start_dir"
     find_site_name
     log "site: ${site_name:-unknown}"
+    print_class_ad "HTCondor job ad" "${_CONDOR_JOB_AD:-}"
+    print_class_ad "HTCondor machine ad" "${_CONDOR_MACHINE_AD:-}"
+    print_environment
 
     helper_python=$(command -v python3 || true)
     if [ -z "$helper_python" ] || ! update_report init --site "$site_name" --host "$host_name"; then
@@ -472,10 +475,6 @@ main() {
     done
     # shellcheck source=ep_scripts/submit_env.sh
     . "$script_dir/submit_env.sh"
-
-    print_class_ad "HTCondor job ad" "${_CONDOR_JOB_AD:-}"
-    print_class_ad "HTCondor machine ad" "${_CONDOR_MACHINE_AD:-}"
-    print_environment
 
     banner "CMS environment starting"
     setup_cmsset || finish "$SUBMIT_ENV_ERROR_CODE" "$SUBMIT_ENV_ERROR_MESSAGE"

@@ -59,7 +59,7 @@ fi
 
 packed=(job_report.json "$executor_log")
 [ -d logs ] && packed+=(logs)
-if ! tar -czf output.tgz --exclude='*.root' "${packed[@]}"; then
+if ! tar -czf output.tgz --exclude='*.root' ${packed[@]+"${packed[@]}"}; then
     log "ERROR: packing output.tgz failed; sending an empty archive" >&2
     tar -czf output.tgz --files-from /dev/null || : >output.tgz
 fi
