@@ -11,7 +11,7 @@ file:../step<J>/<Module>.root.
 
 Bad input (an unreadable or invalid request or job file, a missing step, tweak or PSet) prints
 one "[job_plan] ERROR: ..." line naming the value and exits with status 2 before anything is
-written; a failure to write the work area exits with status 1. Runs on the worker node under
+written. A failure to write the work area exits with status 1. Runs on the worker node under
 Python 3.6 with the standard library only.
 """
 import argparse
@@ -33,16 +33,17 @@ class InvalidInput(Exception):
     """request.json, the job file or the unpacked PSets do not describe a runnable job."""
 
 
-def load_json(path, what):
+def load_json(path, description):
     try:
         with open(path, "rb") as handle:
             document = json.loads(handle.read().decode("utf-8"))
     except OSError as error:
-        raise InvalidInput("cannot read %s %s: %s" % (what, path, error.strerror)) from None
+        raise InvalidInput("cannot read %s %s: %s" % (description, path, error.strerror)) from None
     except ValueError as error:
-        raise InvalidInput("%s %s is not valid JSON: %s" % (what, path, error)) from None
+        raise InvalidInput("%s %s is not valid JSON: %s" % (description, path, error)) from None
     if not isinstance(document, dict):
-        raise InvalidInput("%s %s must hold a JSON object, found %s" % (what, path, type(document).__name__))
+        raise InvalidInput("%s %s must hold a JSON object, found %s"
+                           % (description, path, type(document).__name__))
     return document
 
 

@@ -42,12 +42,12 @@ def utc_now():
     return datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_json(path, what):
+def read_json(path, description):
     try:
         with open(path, "rb") as handle:
             return json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError) as error:
-        raise ReportError("cannot read %s %s: %s" % (what, path, error)) from None
+        raise ReportError("cannot read %s %s: %s" % (description, path, error)) from None
 
 
 def write_json_atomically(path, document):

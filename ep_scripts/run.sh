@@ -3,8 +3,8 @@
 #
 #   run.sh <request_psets.tar.gz> <jobN.json>
 #
-# Runs execute_stepchain.sh in the job's scratch directory with its output in executor.log, then
-# packs job_report.json, executor.log and logs/ (tool logs, FrameworkJobReports, configs; never
+# Runs execute_stepchain.sh in the job's scratch directory with its output in executor.log. Then it
+# packs job_report.json, executor.log and logs/ (tool logs, FrameworkJobReports and configs, never
 # ROOT files) into output.tgz. job_report.json and output.tgz, the files that job.submit transfers
 # back, exist after every run, also after a failure or a signal. The exit status is the
 # executor's; a missing executor or report gives the status of code 80000 (80000 % 256 = 128).

@@ -110,6 +110,7 @@ setup_python_comp() {
     local machine external python_init future_init
     machine=$(uname -m)
     external="${CMS_SW_DIR:-}/COMP/${REQUIRED_OS:-}_$machine/external"
+
     if [ -z "${REQUIRED_OS:-}" ] || [ -z "${CMS_SW_DIR:-}" ]; then
         submit_env_fail 11004 "REQUIRED_OS or CMS_SW_DIR is not set; call setup_local_env and setup_cmsset first"
         return 1
@@ -123,6 +124,7 @@ setup_python_comp() {
         return 1
     fi
     submit_env_log "COMP python3 from $python_init"
+
     # WMAgent's bootstrap looks in external/py3-future; some COMP areas keep it beside external/.
     if future_init=$(newest_init_script "$external/py3-future") ||
         future_init=$(newest_init_script "${external%/external}/py3-future"); then
@@ -132,6 +134,7 @@ setup_python_comp() {
         fi
         submit_env_log "py3-future from $future_init"
     fi
+
     if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import sys' >/dev/null 2>&1; then
         submit_env_fail 11005 "python3 is not usable after sourcing $python_init"
         return 1

@@ -71,8 +71,9 @@ with tarfile.open(path, "w:gz") as archive:
 EOF
 }
 
-# Add members to $JOB_DIR/request_psets.tar.gz: each argument is "name", "name->symlink target",
-# or "name:size" for a regular file of that many random bytes; "first:" puts the rest in front.
+# Add members to $JOB_DIR/request_psets.tar.gz. Each argument is "name", "name->symlink target",
+# or "name:size" for a regular file of that many random bytes. A first argument "first:" puts the
+# new members before the existing ones.
 add_tarball_members() {
     python3 - "$JOB_DIR/request_psets.tar.gz" "$@" <<'EOF'
 import io, os, sys, tarfile
@@ -137,6 +138,8 @@ wait_for_executor() {
         kill -KILL -- "-$EXECUTOR_PID" 2>/dev/null
         return 1
     fi
+    # shellcheck disable=SC2034 # the calling test reads EXECUTOR_STATUS
     EXECUTOR_STATUS=0
+    # shellcheck disable=SC2034
     wait "$EXECUTOR_PID" || EXECUTOR_STATUS=$?
 }
