@@ -173,10 +173,10 @@ def create_dag(options):
     output = preflight.scan_splitter_output(splitter_dir)
     sites = submit_file.read_site_list(options.sitelist)
 
+    # The workers read the tarball's request.json, so the tarball is checked even with --request.
+    request = preflight.read_request_from_tarball(output.tarball)
     if options.request:
         request = preflight.read_json_file(options.request, "request")
-    else:
-        request = preflight.read_request_from_tarball(output.tarball)
     if not isinstance(request, dict):
         raise InputError("request.json is not a JSON object: pass the ReqMgr2 request")
     events = options.events_per_job

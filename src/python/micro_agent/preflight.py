@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ JOB_FILE_PATTERN = re.compile(r"^job([1-9][0-9]*)\.json$")
 # quotes and macro references.
 UNSAFE_PATH_CHARACTERS = re.compile(r"[\s,\"'$;]")
 PROXY_TOOL_TIMEOUT = 60
+READ_CHUNK_BYTES = 1 << 20
 
 
 class InputError(Exception):
@@ -153,22 +155,26 @@ def read_json_file(path, what):
 
 
 def read_request_from_tarball(tarball):
-    """Return request.json from the splitter's tarball as a dict."""
+    """Return request.json from the splitter's tarball as a dict, after reading the whole archive.
+
+    Every member is read, so a truncated or corrupt tarball fails here instead of on each worker.
+    """
+    text = None
     try:
         with tarfile.open(tarball, "r:gz") as archive:
-            member = None
-            for name in ("request.json", "./request.json"):
-                try:
-                    member = archive.getmember(name)
-                    break
-                except KeyError:
+            for member in archive:
+                if not member.isfile():
                     continue
-            if member is None or not member.isfile():
-                raise InputError("%s contains no request.json file: run the event splitter again, or pass "
-                                 "--request FILE" % tarball)
-            text = archive.extractfile(member).read()
-    except (OSError, tarfile.TarError) as error:
+                handle = archive.extractfile(member)
+                if member.name in ("request.json", "./request.json"):
+                    text = handle.read()
+                    continue
+                while handle.read(READ_CHUNK_BYTES):
+                    pass
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as error:
         raise InputError("cannot read %s (%s): run the event splitter again" % (tarball, error)) from error
+    if text is None:
+        raise InputError("%s contains no request.json file: run the event splitter again" % tarball)
     try:
         return json.loads(text)
     except ValueError as error:
