@@ -4,8 +4,9 @@ import json
 import random
 import tarfile
 
+import pytest
 from fixtures.dag import write_splitter_output
-from micro_agent import create_stepchain_dag
+from micro_agent import create_stepchain_dag, dag_status
 
 
 def assert_nothing_written(tmp_path):
@@ -50,3 +51,64 @@ def test_truncated_tarball_with_request(tmp_path, dag_arguments, real_request, c
     assert create_stepchain_dag.main(arguments) == 1
     assert "cannot read %s" % (splitter / "request_psets.tar.gz") in caplog.text
     assert_nothing_written(tmp_path)
+
+
+@pytest.fixture
+def dag_dir(tmp_path, dag_arguments):
+    """A 3-node DAG directory written by create-stepchain-dag."""
+    assert create_stepchain_dag.main(dag_arguments) == 0
+    return tmp_path / "dag"
+
+
+def write_post_decision(dag_dir, node, decision, retry=0):
+    state = {"node": node, "deferrals": {}, "history": [{"decision": decision, "retry": retry}]}
+    (dag_dir / "post_state" / ("%s.json" % node)).write_text(json.dumps(state))
+
+
+def dag_status_json(dag_dir, capsys):
+    assert dag_status.main([str(dag_dir), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def states_of(summary):
+    return {entry["node"]: entry["status"] for entry in summary["node_statuses"]}
+
+
+def test_status_report_not_object(dag_dir, capsys, caplog):
+    (dag_dir / "results" / "Job1.7.job_report.json").write_text("[1, 2]\n")
+    write_post_decision(dag_dir, "Job1", "fatal")
+    summary = dag_status_json(dag_dir, capsys)
+    assert states_of(summary)["Job1"] == "failed"
+    assert summary["failed_by_exit_code"] == {"None": 1}
+    assert "Job1.7.job_report.json is not a JSON object" in caplog.text
+
+
+def test_status_exit_code_not_integer(dag_dir, capsys, caplog):
+    (dag_dir / "results" / "Job1.7.job_report.json").write_text('{"exit_code": "8001"}\n')
+    (dag_dir / "results" / "Job2.7.job_report.json").write_text('{"exit_code": 8001}\n')
+    write_post_decision(dag_dir, "Job1", "fatal")
+    write_post_decision(dag_dir, "Job2", "fatal")
+    summary = dag_status_json(dag_dir, capsys)
+    assert summary["failed_by_exit_code"] == {"8001": 1, "None": 1}
+    assert "invalid exit_code '8001'" in caplog.text
+
+
+def test_status_state_not_object(dag_dir, capsys, caplog):
+    (dag_dir / "post_state" / "Job1.json").write_text("[]\n")
+    summary = dag_status_json(dag_dir, capsys)
+    assert states_of(summary)["Job1"] == "pending"
+    assert "Job1.json is not a JSON object" in caplog.text
+
+
+def test_status_history_entry_invalid(dag_dir, capsys, caplog):
+    (dag_dir / "post_state" / "Job1.json").write_text('{"history": ["success"]}\n')
+    summary = dag_status_json(dag_dir, capsys)
+    assert states_of(summary)["Job1"] == "pending"
+    assert "Job1.json has an invalid history" in caplog.text
+
+
+def test_status_retry_not_integer(dag_dir, capsys, caplog):
+    write_post_decision(dag_dir, "Job1", "retry", retry="x")
+    summary = dag_status_json(dag_dir, capsys)
+    assert states_of(summary)["Job1"] == "failed"
+    assert "invalid retry number 'x'" in caplog.text

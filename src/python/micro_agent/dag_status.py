@@ -34,33 +34,62 @@ CANNOT_READ = 2
 
 
 def _read_json(path):
+    """Return the JSON object in `path`, or None with a warning when it is unreadable or not an object."""
     try:
         with open(path) as handle:
-            return json.load(handle)
+            document = json.load(handle)
     except (OSError, ValueError) as error:
         log.warning("%s is unreadable: %s", path, error)
         return None
+    if not isinstance(document, dict):
+        log.warning("%s is not a JSON object and is ignored", path)
+        return None
+    return document
+
+
+def _last_decision(state, path):
+    """Return the newest POST decision of a node's state as a dict, or None."""
+    history = (state or {}).get("history")
+    if not history:
+        return None
+    if not isinstance(history, list) or not isinstance(history[-1], dict):
+        log.warning("%s has an invalid history and is ignored. Remove the file to reset the node", path)
+        return None
+    return history[-1]
+
+
+def _exit_code(report, path):
+    """Return the report's integer exit_code, or None with a warning for any other value."""
+    if report is None or "exit_code" not in report:
+        return None
+    code = report["exit_code"]
+    if isinstance(code, bool) or not isinstance(code, int):
+        log.warning("%s has an invalid exit_code %r, which is ignored", path, code)
+        return None
+    return code
 
 
 def newest_report(results_dir, node_name):
-    """Return (cluster id, report) of the node's job report with the largest cluster id, or (None, None)."""
+    """Return (cluster id, path, report) of the node's job report with the largest cluster id.
+
+    All three are None when no report is back. The report alone is None when it is unreadable.
+    """
     newest = (None, None)
     for path in results_dir.glob("%s.*.job_report.json" % node_name):
         cluster = path.name[len(node_name) + 1 :].split(".")[0]
         if cluster.isdigit() and (newest[0] is None or int(cluster) > newest[0]):
             newest = (int(cluster), path)
     if newest[1] is None:
-        return None, None
-    return newest[0], _read_json(newest[1])
+        return None, None, None
+    return newest[0], newest[1], _read_json(newest[1])
 
 
 def node_status(dag_dir, node):
     """Return the status dict of one node."""
-    cluster, report = newest_report(dag_dir / "results", node.name)
+    cluster, report_path, report = newest_report(dag_dir / "results", node.name)
     state_path = dag_dir / "post_state" / ("%s.json" % node.name)
     state = _read_json(state_path) if state_path.exists() else None
-    history = (state or {}).get("history") or []
-    last = history[-1] if history else None
+    last = _last_decision(state, state_path)
 
     if last is None:
         status = "finished" if report is not None else "pending"
@@ -69,7 +98,11 @@ def node_status(dag_dir, node):
     elif last.get("decision") == "fatal":
         status = "failed"
     elif last.get("decision") == "retry":
-        status = "failed" if int(last.get("retry", 0)) >= node.retries else "retrying"
+        retry = last.get("retry", 0)
+        if isinstance(retry, bool) or not isinstance(retry, int):
+            log.warning("%s has an invalid retry number %r: node counted as failed", state_path, retry)
+            retry = node.retries
+        status = "failed" if retry >= node.retries else "retrying"
     elif last.get("decision") == "defer":
         status = "deferred"
     else:
@@ -78,7 +111,7 @@ def node_status(dag_dir, node):
         "node": node.name,
         "status": status,
         "cluster_id": cluster,
-        "exit_code": None if report is None else report.get("exit_code"),
+        "exit_code": _exit_code(report, report_path),
         "exit_message": None if report is None else report.get("exit_message"),
         "post_decision": None if last is None else last.get("decision"),
         "post_reason": None if last is None else last.get("reason"),
