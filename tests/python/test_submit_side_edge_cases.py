@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 from fixtures.dag import write_splitter_output
-from micro_agent import create_stepchain_dag, dag_status
+from micro_agent import create_stepchain_dag, dag_status, run_node_locally
 
 
 def assert_nothing_written(tmp_path):
@@ -112,3 +112,53 @@ def test_status_retry_not_integer(dag_dir, capsys, caplog):
     summary = dag_status_json(dag_dir, capsys)
     assert states_of(summary)["Job1"] == "failed"
     assert "invalid retry number 'x'" in caplog.text
+
+
+FAKE_WORKER = """#!/bin/bash
+printf '%s\\n' "$REPORT" > job_report.json
+echo output > output.tgz
+"""
+
+
+@pytest.fixture
+def fake_worker_dag(tmp_path, dag_arguments, ep_scripts_dir):
+    """A report-policy DAG whose run.sh writes the job report given in $REPORT."""
+    (ep_scripts_dir / "run.sh").write_text(FAKE_WORKER)
+    assert create_stepchain_dag.main(dag_arguments + ["--post-policy", "report"]) == 0
+    return tmp_path / "dag"
+
+
+def run_fake_node(dag_dir, report_text, *extra):
+    arguments = [str(dag_dir), "Job1", "--env", "REPORT=%s" % report_text, *extra]
+    return run_node_locally.main(arguments)
+
+
+def test_run_node_report_not_object(fake_worker_dag, capsys, caplog):
+    assert run_fake_node(fake_worker_dag, "[1, 2]") == 1
+    assert "brought back but unreadable" in capsys.readouterr().out
+    assert "is not a JSON object" in caplog.text
+
+
+def test_run_node_steps_malformed(fake_worker_dag, capsys):
+    report = {"exit_code": 0, "steps": [1, {"step": 1, "name": "GEN", "output_files": "none"}]}
+    assert run_fake_node(fake_worker_dag, json.dumps(report)) == 0
+    assert "step 1 GEN" in capsys.readouterr().out
+
+
+def test_run_node_post_not_executable(fake_worker_dag, caplog):
+    (fake_worker_dag / "postjob.py").chmod(0o644)
+    assert run_fake_node(fake_worker_dag, '{"exit_code": 0}') == run_node_locally.CANNOT_RUN
+    assert "postjob.py cannot be run (Permission denied)" in caplog.text
+
+
+def test_run_node_scratch_parent_missing(fake_worker_dag, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        run_fake_node(fake_worker_dag, "{}", "--scratch-parent", str(tmp_path / "missing"))
+    assert exit_info.value.code == run_node_locally.CANNOT_RUN
+
+
+@pytest.mark.parametrize("option", [["--cluster-id", "-5"], ["--dag-retry", "-1"]])
+def test_run_node_negative_ids(fake_worker_dag, option):
+    with pytest.raises(SystemExit) as exit_info:
+        run_fake_node(fake_worker_dag, "{}", *option)
+    assert exit_info.value.code == run_node_locally.CANNOT_RUN

@@ -23,7 +23,8 @@
    files, and the POST decision.
 
 Exit status: 0 the node succeeded (POST exited 0); 1 the node failed; 2 the node could not be run
-(invalid DAG directory, unknown node, missing input file, invalid option).
+(invalid DAG directory, unknown node, missing input file, invalid option, POST script that
+cannot be executed).
 """
 
 import argparse
@@ -108,6 +109,13 @@ def parse_arguments(argv):
     args = parser.parse_args(argv)
     if args.max_post_runs < 1:
         parser.error("--max-post-runs must be at least 1, not %d" % args.max_post_runs)
+    if args.cluster_id is not None and args.cluster_id < 1:
+        parser.error("--cluster-id must be at least 1, not %d" % args.cluster_id)
+    if args.dag_retry < 0:
+        parser.error("--dag-retry must be 0 or more, not %d" % args.dag_retry)
+    if args.scratch_parent is not None and not args.scratch_parent.is_dir():
+        parser.error("--scratch-parent %s is not a directory: create it or pass another"
+                     % args.scratch_parent)
     return args
 
 
@@ -335,9 +343,14 @@ def run_post_script(dag_dir, node, exit_status, job_id, dag_retry, max_runs):
     script = _resolve(dag_dir, post.executable)
     statuses = []
     for run_number in range(1, max_runs + 1):
-        completed = subprocess.run(
-            [str(script)] + arguments, cwd=str(dag_dir), check=False, stdin=subprocess.DEVNULL
-        )
+        try:
+            completed = subprocess.run(
+                [str(script)] + arguments, cwd=str(dag_dir), check=False, stdin=subprocess.DEVNULL
+            )
+        except OSError as error:
+            raise NodeSetupError(
+                "POST script %s cannot be run (%s): make it an executable file" % (script, error.strerror)
+            ) from None
         statuses.append(completed.returncode)
         if post.defer_status is None or completed.returncode != post.defer_status:
             break
@@ -361,10 +374,19 @@ def summarize_report(path):
         return None
     try:
         with open(path) as handle:
-            return json.load(handle)
+            report = json.load(handle)
     except (OSError, ValueError) as error:
         log.error("job report %s is unreadable: %s", path, error)
         return None
+    if not isinstance(report, dict):
+        log.error("job report %s is not a JSON object", path)
+        return None
+    return report
+
+
+def _objects(value):
+    """Return the dicts in `value` when it is a list, so a malformed report section prints nothing."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def print_result(result):
@@ -373,16 +395,18 @@ def print_result(result):
         % (result["node"], result["cluster_id"], result["exit_status"])
     )
     report = result["job_report"]
-    if report is None:
+    if report is None and "job_report.json" in result["outputs"]:
+        print("  job report %s brought back but unreadable" % result["outputs"]["job_report.json"])
+    elif report is None:
         print("  no job report brought back")
     else:
         print("  job report exit code %s %s" % (report.get("exit_code"), report.get("exit_message") or ""))
-        for step in report.get("steps", []):
+        for step in _objects(report.get("steps")):
             print(
                 "  step %s %-45s exit %-6s events %s"
                 % (step.get("step"), step.get("name"), step.get("exit_code"), step.get("events"))
             )
-            for output in step.get("output_files", []):
+            for output in _objects(step.get("output_files")):
                 if output.get("lfn"):
                     print(
                         "    staged %s\n      PFN %s\n      size %s adler32 %s"
