@@ -76,6 +76,8 @@ banner() {
 
 # Exit codes ------------------------------------------------------------------------------------
 
+# NOTE: without a readable exit_codes.txt every code counts as class retry, so even the 50110
+# that main() records for a missing table exits with 190 instead of 193.
 code_class() {
     awk -v code="$1" '$1 == code { print $3; exit }' "$code_table" 2>/dev/null
 }
@@ -470,7 +472,7 @@ main() {
     job_file=$(absolute_path "${positional[1]}")
     [ -f "$tarball" ] && [ -r "$tarball" ] || finish 50113 "request tarball $tarball is missing or unreadable"
     [ -f "$job_file" ] && [ -r "$job_file" ] || finish 50113 "job file $job_file is missing or unreadable"
-    for arg in submit_env.sh unpack_sandbox.py job_plan.py job_report.py dump_output_modules.py; do
+    for arg in exit_codes.txt submit_env.sh unpack_sandbox.py job_plan.py job_report.py dump_output_modules.py; do
         [ -f "$script_dir/$arg" ] || finish 50110 "$arg is missing from $script_dir"
     done
     # shellcheck source=ep_scripts/submit_env.sh

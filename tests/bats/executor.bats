@@ -147,6 +147,15 @@ setup() {
     [ "$(report_value 'report["exit_code"]')" = 50113 ]
 }
 
+@test "executor missing helper script" {
+    executor_scratch_dir
+    rm "$JOB_DIR/job_plan.py"
+    run_executor
+    [ "$status" -eq 193 ]
+    [ "$(report_value 'report["exit_code"]')" = 50110 ]
+    [[ "$output" == *"job_plan.py is missing from $JOB_DIR"* ]]
+}
+
 @test "executor missing tarball" {
     run_executor absent.tar.gz job1.json
     [ "$status" -eq 193 ]
