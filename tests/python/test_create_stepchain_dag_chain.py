@@ -66,16 +66,19 @@ def run_post_line(dag_dir, node, return_code):
 
 @pytest.fixture(scope="module")
 def fatal_node(tmp_path_factory, real_request, real_request_dir, valid_proxy, repo_root):
-    """A DAG whose tarball lacks request.json, and its node Job1 run once."""
+    """A DAG whose tarball lost request.json after the DAG was written, and its node Job1 run once.
+
+    create-stepchain-dag rejects such a tarball, so it is replaced once the DAG exists.
+    """
     tmp_path = tmp_path_factory.mktemp("chain")
     site_list = tmp_path / "sitelist.txt"
     site_list.write_text("T2_XX_A\n")
-    splitter = write_splitter_output(tmp_path / "splitter", real_request, 1, tarball=False)
-    tarball_without_request(splitter / "request_psets.tar.gz")
+    splitter = write_splitter_output(tmp_path / "splitter", real_request, 1)
     arguments = ["--event-splitter-dir", str(splitter), "--proxy", str(valid_proxy),
                  "--sitelist", str(site_list), "--request", str(real_request_dir / "request.json"),
                  "--post-policy", "report", "--output-dag", str(tmp_path / "dag" / "stepchain.dag")]
     assert create_stepchain_dag.main(arguments) == 0
+    tarball_without_request(splitter / "request_psets.tar.gz")
     dag_dir = tmp_path / "dag"
     job_ad, status = run_node(dag_dir, tmp_path / "scratch", repo_root)
     return dag_dir, job_ad, status
