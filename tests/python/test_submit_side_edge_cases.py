@@ -162,3 +162,20 @@ def test_run_node_negative_ids(fake_worker_dag, option):
     with pytest.raises(SystemExit) as exit_info:
         run_fake_node(fake_worker_dag, "{}", *option)
     assert exit_info.value.code == run_node_locally.CANNOT_RUN
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-retries", "abc", "'abc' is not a whole number"),
+    ("--max-retries", "99999999999999999999",
+     "'99999999999999999999' is out of range; expected 0 to 2147483647"),
+    ("--dag-retries", "2147483648", "'2147483648' is out of range; expected 0 to 2147483647"),
+    ("--post-defer-delay", "1e3", "'1e3' is not a whole number"),
+    ("--events-per-job", "0", "'0' is out of range; expected 1 to 2147483647"),
+    ("--wall-time-margin", "x", "'x' is not a number"),
+])
+def test_option_value_rejected(tmp_path, dag_arguments, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        create_stepchain_dag.main(dag_arguments + [option, value])
+    assert exit_info.value.code == 2
+    assert "argument %s: %s" % (option, message) in capsys.readouterr().err
+    assert_nothing_written(tmp_path)

@@ -27,24 +27,34 @@ DEFAULT_EP_SCRIPTS_DIR = Path(__file__).resolve().parents[3] / "ep_scripts"
 WMCORE_ZIP = "WMCore.zip"
 DAG_SUBDIRECTORIES = ("log", "out", "err", postjob.RESULTS_DIR, postjob.STATE_DIR)
 RESERVED_POST_STATUSES = (postjob.SUCCESS, postjob.FATAL, postjob.RETRY, postjob.INTERNAL_ERROR)
+# Largest value of an integer option. The 24.12 bindings store a max_retries above 2**63-1 as
+# 2**63-1 without an error, which means no limit.
+# NOTE: DAGMan's own limits for RETRY, DEFER and MAXJOBS were not checked here. 2**31-1 fits a C int.
+MAX_OPTION_VALUE = 2**31 - 1
+
+
+def _whole_number(text, minimum):
+    """Parse an integer option from `minimum` to MAX_OPTION_VALUE."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+    if not minimum <= value <= MAX_OPTION_VALUE:
+        message = "%r is out of range; expected %d to %d" % (text, minimum, MAX_OPTION_VALUE)
+        raise argparse.ArgumentTypeError(message)
+    return value
 
 
 def _non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("%r is negative; expected 0 or more" % text)
-    return value
+    return _whole_number(text, 0)
 
 
 def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("%r is not positive; expected 1 or more" % text)
-    return value
+    return _whole_number(text, 1)
 
 
 def _defer_status(text):
-    value = int(text)
+    value = _whole_number(text, 1)
     if not 1 <= value <= 255 or value in RESERVED_POST_STATUSES:
         raise argparse.ArgumentTypeError(
             "%r: use 1-255 except the POST statuses %s" % (text, ", ".join(map(str, RESERVED_POST_STATUSES))))
@@ -52,7 +62,10 @@ def _defer_status(text):
 
 
 def _margin(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
     if not 1.0 <= value <= 100.0:
         raise argparse.ArgumentTypeError("%r: expected a factor from 1 to 100" % text)
     return value
