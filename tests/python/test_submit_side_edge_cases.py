@@ -2,6 +2,9 @@
 import io
 import json
 import random
+import signal
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -178,4 +181,27 @@ def test_option_value_rejected(tmp_path, dag_arguments, capsys, option, value, m
         create_stepchain_dag.main(dag_arguments + [option, value])
     assert exit_info.value.code == 2
     assert "argument %s: %s" % (option, message) in capsys.readouterr().err
+    assert_nothing_written(tmp_path)
+
+
+# Runs create-stepchain-dag in a child process that sends itself SIGTERM while the DAG file is
+# written, which is after the staging directory holds WMCore.zip and the scripts.
+TERMINATE_WHILE_WRITING = """
+import os, signal, sys
+from micro_agent import create_stepchain_dag, dag_file
+
+def write_and_terminate(path, settings):
+    os.kill(os.getpid(), signal.SIGTERM)
+
+dag_file.write_dag = write_and_terminate
+sys.exit(create_stepchain_dag.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_removes_staging(tmp_path, dag_arguments):
+    completed = subprocess.run([sys.executable, "-c", TERMINATE_WHILE_WRITING, *dag_arguments],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 128 + signal.SIGTERM
+    assert "interrupted by signal %d" % signal.SIGTERM in completed.stderr
+    assert "Traceback" not in completed.stderr
     assert_nothing_written(tmp_path)

@@ -6,12 +6,14 @@ log/ out/ err/ results/ post_state/. Everything is checked first and assembled i
 directory inside the DAG directory, then moved into place with the DAG file last, so a failed run
 leaves no DAG behind. docs/dag.md describes the result for operators.
 
-Exit statuses: 0 written, 1 invalid input or environment (one error line), 2 invalid options.
+Exit statuses: 0 written, 1 invalid input or environment (one error line), 2 invalid options,
+128 + the signal number when SIGINT or SIGTERM stops it.
 """
 import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -270,15 +272,37 @@ def create_dag(options):
     return dag_path
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; raised so that the staging directory is removed on the way out."""
+
+    def __init__(self, signal_number):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+def _raise_interrupted(signal_number, frame):
+    raise Interrupted(signal_number)
+
+
 def main(argv=None):
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="[create-stepchain-dag] %(levelname)s %(message)s")
     options = build_parser().parse_args(argv)
+    previous_handlers = {number: signal.signal(number, _raise_interrupted)
+                         for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         create_dag(options)
     except InputError as error:
         log.error("%s", error)
         return INPUT_ERROR
+    except Interrupted as interruption:
+        log.error("interrupted by signal %d. The DAG file is written last, so if %s is missing, run again "
+                  "and remove the files it reports from an earlier DAG", interruption.signal_number,
+                  options.output_dag)
+        return 128 + interruption.signal_number
+    finally:
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
     return 0
 
 
