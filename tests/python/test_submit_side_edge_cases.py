@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 from fixtures.dag import write_splitter_output
-from micro_agent import create_stepchain_dag, dag_status, run_node_locally
+from micro_agent import create_stepchain_dag, dag_status, postjob, run_node_locally
 
 
 def assert_nothing_written(tmp_path):
@@ -205,3 +205,15 @@ def test_sigterm_removes_staging(tmp_path, dag_arguments):
     assert "interrupted by signal %d" % signal.SIGTERM in completed.stderr
     assert "Traceback" not in completed.stderr
     assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["Job1", "0", "-1", "2", "5.0"], "argument retry: '-1' is negative; expected 0 or more"),
+    (["Job1", "0", "0", "x", "5.0"], "argument max_retries: 'x' is not a whole number"),
+    (["Job1", "0", "0", "2", "5.0", "--max-deferrals", "-1"],
+     "argument --max-deferrals: '-1' is negative; expected 0 or more"),
+])
+def test_postjob_argument_named(tmp_path, monkeypatch, caplog, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    assert postjob.main(arguments) == postjob.INTERNAL_ERROR
+    assert message in caplog.text

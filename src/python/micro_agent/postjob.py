@@ -124,9 +124,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _non_negative(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
     if value < 0:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError("%r is negative; expected 0 or more" % text)
     return value
 
 
