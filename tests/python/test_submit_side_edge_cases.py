@@ -217,3 +217,23 @@ def test_postjob_argument_named(tmp_path, monkeypatch, caplog, arguments, messag
     monkeypatch.chdir(tmp_path)
     assert postjob.main(arguments) == postjob.INTERNAL_ERROR
     assert message in caplog.text
+
+
+@pytest.mark.parametrize("option, value", [("--output-submit", "run.sh"), ("--output-dag", "run.sh")])
+def test_chosen_name_is_worker_script(tmp_path, dag_arguments, caplog, option, value):
+    arguments = dag_arguments[:]
+    if option == "--output-dag":
+        arguments[arguments.index(option) + 1] = str(tmp_path / "dag" / value)
+    else:
+        arguments += [option, value]
+    assert create_stepchain_dag.main(arguments) == 1
+    assert "%s %s is also the name of a worker script" % (option, value) in caplog.text
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["job_report.json", "output.tgz", "job7.json", "request_psets.tar.gz"])
+def test_worker_script_scratch_name(tmp_path, dag_arguments, ep_scripts_dir, caplog, name):
+    (ep_scripts_dir / name).write_text('{"exit_code": 0}\n')
+    assert create_stepchain_dag.main(dag_arguments) == 1
+    assert "contains %s, which each job writes or receives itself" % name in caplog.text
+    assert_nothing_written(tmp_path)

@@ -129,8 +129,21 @@ def build_parser():
     return parser
 
 
-def _ep_script_files(directory, executable, reserved_names):
-    """Return the regular files of the worker script directory, by name."""
+def _is_scratch_name(name):
+    """Tell whether the job's scratch directory uses `name` for a splitter input or a worker output.
+
+    A worker script of that name would be sent with every job, and a stale job_report.json among
+    them would come back as the job's report when the worker dies before writing its own.
+    """
+    return (name in submit_file.WORKER_OUTPUT_FILES or name == preflight.TARBALL_NAME
+            or preflight.JOB_FILE_PATTERN.match(name) is not None)
+
+
+def _ep_script_files(directory, executable, reserved_names, chosen_names):
+    """Return the regular files of the worker script directory, by name.
+
+    `chosen_names` maps the DAG directory names set on the command line to their options.
+    """
     if not directory.is_dir():
         raise InputError("worker script directory %s not found: pass --ep-scripts-dir DIR" % directory)
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -138,6 +151,14 @@ def _ep_script_files(directory, executable, reserved_names):
     if executable not in names:
         raise InputError("executable %s not found in %s: pass --executable NAME or --ep-scripts-dir DIR"
                          % (executable, directory))
+    for name, option in sorted(chosen_names.items()):
+        if name in names:
+            raise InputError("%s %s is also the name of a worker script in %s: choose another name"
+                             % (option, name, directory))
+    scratch_clashes = sorted(name for name in names if _is_scratch_name(name))
+    if scratch_clashes:
+        raise InputError("worker script directory %s contains %s, which each job writes or receives "
+                         "itself: remove them from that directory" % (directory, ", ".join(scratch_clashes)))
     clashes = sorted(set(names) & reserved_names)
     if clashes:
         raise InputError("worker script directory %s contains %s, which the DAG directory uses itself: "
@@ -206,7 +227,8 @@ def create_dag(options):
         raise InputError("--output-dag %s and --output-submit %s clash with each other or with %s: "
                          "choose other names" % (dag_path.name, options.output_submit,
                                                  ", ".join([post_script, WMCORE_ZIP, *DAG_SUBDIRECTORIES])))
-    ep_files = _ep_script_files(options.ep_scripts_dir.resolve(), options.executable, own_names)
+    chosen_names = {dag_path.name: "--output-dag", options.output_submit: "--output-submit"}
+    ep_files = _ep_script_files(options.ep_scripts_dir.resolve(), options.executable, own_names, chosen_names)
     if dag_dir.exists():
         _check_targets_free(dag_dir, own_names | {p.name for p in ep_files})
 
