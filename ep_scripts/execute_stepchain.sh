@@ -18,6 +18,8 @@
 #    staged out.
 # 6. Stage out the outputs of KeepOutput steps with stage_out.py, when SITECONFIG_PATH or
 #    WMAGENT_SITE_CONFIG_OVERRIDE is set; otherwise record why stage-out was skipped.
+#    STAGE_OUT_RETRIES (default 3) and STAGE_OUT_RETRY_PAUSE (seconds, default 600) become
+#    stage_out.py's --retries and --retry-pause; they are checked before the unpack.
 # 7. Copy logs and configs into logs/ of the starting directory, remove the work directory
 #    (unless --keep-work-dir), and exit with the status that exit_codes.txt derives from the code.
 #
@@ -37,6 +39,9 @@ readonly logs_dir="$start_dir/logs"
 readonly code_table="$script_dir/exit_codes.txt"
 # Seconds a stopped tool gets between SIGTERM and SIGKILL.
 readonly kill_grace_seconds=5
+# stage_out.py's --retries and --retry-pause, from STAGE_OUT_RETRIES and STAGE_OUT_RETRY_PAUSE.
+stage_out_retries=3
+stage_out_retry_pause=600
 
 keep_work_dir=false
 work_dir=""
@@ -58,6 +63,8 @@ step_base_pythonpath=""
 step_base_ld_library_path=""
 helper_python=""
 current_pid=""
+# The results file of stage_out.py while it runs, else empty.
+stage_out_results=""
 current_step=""
 site_name=""
 job_finished=false
@@ -147,6 +154,7 @@ list_descendants() {
 }
 
 # Send SIGTERM to a process, give it the grace period, then SIGKILL it and its descendants.
+# Returns the process's exit status.
 # shellcheck disable=SC2329 # called from the signal traps' handlers
 stop_process_tree() {
     local pid=$1
@@ -161,7 +169,6 @@ stop_process_tree() {
     # shellcheck disable=SC2086 # word splitting of the PID list is intended
     kill -KILL "$pid" $descendants 2>/dev/null
     wait "$pid" 2>/dev/null
-    return 0
 }
 
 # Run a command in the background and wait for it, so a signal's trap runs at once instead of
@@ -227,9 +234,16 @@ finish() {
 on_signal() {
     local signal=$1
     trap '' TERM INT
+    local stopped_status=0
     log_error "received SIG$signal; stopping the job"
     if [ -n "$current_pid" ]; then
         stop_process_tree "$current_pid"
+        stopped_status=$?
+    fi
+    # stage_out.py removes its copies on SIGTERM and writes its results file, recorded here.
+    if [ -n "$stage_out_results" ]; then
+        update_report stage-out --results "$stage_out_results" --exit-status "$stopped_status" >/dev/null ||
+            log_error "recording the stopped stage-out in $report failed"
     fi
     finish 50669 "job terminated by SIG$signal${current_step:+ during step $current_step}"
 }
@@ -392,6 +406,21 @@ run_step() {
 
 # Stage-out -------------------------------------------------------------------------------------
 
+# Set stage_out_retries and stage_out_retry_pause from the environment, or record 50113 for an
+# invalid value. Values have at most 4 digits, because more would hold a job for days.
+read_stage_out_settings() {
+    local retries=${STAGE_OUT_RETRIES-$stage_out_retries}
+    local pause=${STAGE_OUT_RETRY_PAUSE-$stage_out_retry_pause}
+    if ! [[ "$retries" =~ ^[0-9]{1,4}$ ]]; then
+        finish 50113 "invalid STAGE_OUT_RETRIES '$retries': give a whole number of retries from 0 to 9999, or unset it for 3"
+    fi
+    if ! [[ "$pause" =~ ^[0-9]{1,4}([.][0-9]+)?$ ]]; then
+        finish 50113 "invalid STAGE_OUT_RETRY_PAUSE '$pause': give seconds from 0 to 9999 (for example 30 or 0.5), or unset it for 600"
+    fi
+    stage_out_retries=$((10#$retries))
+    stage_out_retry_pause=$pause
+}
+
 stage_out() {
     local result_line code message status
     banner "stage-out starting"
@@ -405,10 +434,13 @@ stage_out() {
     if [ ! -f "$script_dir/stage_out.py" ]; then
         finish 50110 "stage_out.py is missing from $script_dir"
     fi
+    log "stage_out.py with $stage_out_retries retries and $stage_out_retry_pause s pause after each failed attempt"
+    stage_out_results="$work_dir/stage_out_results.json"
     run_waited env PYTHONPATH="$script_dir/WMCore.zip${PYTHONPATH:+:$PYTHONPATH}" "$helper_python" \
         "$script_dir/stage_out.py" --request "$work_dir/request.json" --work-dir "$work_dir" \
-        --results "$work_dir/stage_out_results.json"
+        --results "$stage_out_results" --retries "$stage_out_retries" --retry-pause "$stage_out_retry_pause"
     status=$?
+    stage_out_results=""
     if ! result_line=$(update_report stage-out --results "$work_dir/stage_out_results.json" --exit-status "$status"); then
         finish 80000 "recording the stage-out results in $report failed"
     fi
@@ -472,6 +504,7 @@ main() {
     job_file=$(absolute_path "${positional[1]}")
     [ -f "$tarball" ] && [ -r "$tarball" ] || finish 50113 "request tarball $tarball is missing or unreadable"
     [ -f "$job_file" ] && [ -r "$job_file" ] || finish 50113 "job file $job_file is missing or unreadable"
+    read_stage_out_settings
     for arg in exit_codes.txt submit_env.sh unpack_sandbox.py job_plan.py job_report.py dump_output_modules.py; do
         [ -f "$script_dir/$arg" ] || finish 50110 "$arg is missing from $script_dir"
     done
