@@ -113,7 +113,7 @@ class CopyCommandRunner:
     """Replacement for WMCore's runCommandWithOutput that runs each script with `bash -c`.
 
     Each script runs in its own process group, so a timeout or a termination of stage_out.py kills
-    the copy tool along with the shell. The exit code and last output line of every script are kept
+    the copy tool along with the shell. The exit code and failure_reason() of every script are kept
     in `attempts` for the summary.
     """
 
@@ -147,16 +147,25 @@ class CopyCommandRunner:
         code = process.returncode
         stdout = self.redactor.redact(out.decode("utf-8", "replace"))
         stderr = self.redactor.redact(err.decode("utf-8", "replace"))
-        lines = [line.strip() for line in (stdout + "\n" + stderr).splitlines() if line.strip()]
-        errors = [line for line in lines if "ERROR" in line or "FATAL" in line]
-        if note:
-            last_line = note.strip()
-        elif errors:
-            last_line = errors[-1]
-        else:
-            last_line = lines[-1] if lines else ""
-        self.attempts.append((code, last_line))
+        self.attempts.append((code, note.strip() or failure_reason(stdout, stderr)))
         return code, "%sstdout: %s\nstderr: %s" % (note, stdout, stderr)
+
+
+def failure_reason(stdout, stderr):
+    """Return the line of a copy script's output that best explains its failure.
+
+    The copy tool's first error on stderr comes before the errors of the script's own cleanup
+    (WMCore's xrdcp script runs `xrdfs rm` after a failed copy) and before its generic summary
+    on stdout. NUL bytes, which xrdfs appends to server messages, are dropped.
+    """
+    for text in (stderr, stdout):
+        lines = [line.replace("\0", "").strip() for line in text.splitlines()]
+        errors = [line for line in lines if "ERROR" in line or "FATAL" in line]
+        if errors:
+            return errors[0]
+    lines = [line.replace("\0", "").strip() for line in (stdout + "\n" + stderr).splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else ""
 
 
 def split_pfn(pfn):
