@@ -1,6 +1,7 @@
 """Submit-side tools given broken, hostile or unusual inputs: one error line, no traceback."""
 import io
 import json
+import os
 import random
 import signal
 import subprocess
@@ -237,3 +238,31 @@ def test_worker_script_scratch_name(tmp_path, dag_arguments, ep_scripts_dir, cap
     assert create_stepchain_dag.main(dag_arguments) == 1
     assert "contains %s, which each job writes or receives itself" % name in caplog.text
     assert_nothing_written(tmp_path)
+
+
+def test_status_lists_results_once(dag_dir, capsys, monkeypatch):
+    for node in ("Job1", "Job2", "Job3"):
+        (dag_dir / "results" / ("%s.7.job_report.json" % node)).write_text('{"exit_code": 0}\n')
+    results_scans = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path="."):
+        if os.path.basename(os.fspath(path)) == "results":
+            results_scans.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    summary = dag_status_json(dag_dir, capsys)
+    assert summary["counts"]["finished"] == 3
+    assert len(results_scans) == 1
+
+
+def test_status_newest_cluster_numeric(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for name in ("Job1.9.job_report.json", "Job1.10.job_report.json", "Job10.99.job_report.json",
+                 "Job1.x.job_report.json", "Job1.11.output.tgz"):
+        (results / name).write_text("{}\n")
+    newest = dag_status.newest_reports(results)
+    assert newest["Job1"] == (10, results / "Job1.10.job_report.json")
+    assert newest["Job10"][0] == 99

@@ -22,6 +22,7 @@ import argparse
 import collections
 import json
 import logging
+import os
 import pathlib
 import sys
 
@@ -30,6 +31,8 @@ from micro_agent.dag_reader import DagFormatError, read_dag
 log = logging.getLogger("dag-status")
 
 STATES = ("done", "failed", "retrying", "deferred", "finished", "pending")
+# Job reports are results/<node>.<cluster>.job_report.json; node names contain no '.'.
+REPORT_SUFFIX = ".job_report.json"
 CANNOT_READ = 2
 
 
@@ -69,24 +72,29 @@ def _exit_code(report, path):
     return code
 
 
-def newest_report(results_dir, node_name):
-    """Return (cluster id, path, report) of the node's job report with the largest cluster id.
+def newest_reports(results_dir):
+    """Return {node name: (cluster id, path)} of each node's job report with the largest cluster id.
 
-    All three are None when no report is back. The report alone is None when it is unreadable.
+    The directory is listed once, because a glob per node reads all of results/ for every node.
     """
-    newest = (None, None)
-    for path in results_dir.glob("%s.*.job_report.json" % node_name):
-        cluster = path.name[len(node_name) + 1 :].split(".")[0]
-        if cluster.isdigit() and (newest[0] is None or int(cluster) > newest[0]):
-            newest = (int(cluster), path)
-    if newest[1] is None:
-        return None, None, None
-    return newest[0], newest[1], _read_json(newest[1])
+    newest = {}
+    if not results_dir.is_dir():
+        return newest
+    for entry in os.scandir(results_dir):
+        if not entry.name.endswith(REPORT_SUFFIX):
+            continue
+        node_name, _, cluster = entry.name[: -len(REPORT_SUFFIX)].rpartition(".")
+        if not node_name or not cluster.isdigit():
+            continue
+        if node_name not in newest or int(cluster) > newest[node_name][0]:
+            newest[node_name] = (int(cluster), pathlib.Path(entry.path))
+    return newest
 
 
-def node_status(dag_dir, node):
-    """Return the status dict of one node."""
-    cluster, report_path, report = newest_report(dag_dir / "results", node.name)
+def node_status(dag_dir, node, reports):
+    """Return the status dict of one node; `reports` is the result of newest_reports()."""
+    cluster, report_path = reports.get(node.name, (None, None))
+    report = None if report_path is None else _read_json(report_path)
     state_path = dag_dir / "post_state" / ("%s.json" % node.name)
     state = _read_json(state_path) if state_path.exists() else None
     last = _last_decision(state, state_path)
@@ -120,7 +128,8 @@ def node_status(dag_dir, node):
 
 def summarize(dag_dir, dag_name):
     nodes = read_dag(dag_dir / dag_name)
-    statuses = [node_status(dag_dir, node) for node in nodes.values()]
+    reports = newest_reports(dag_dir / "results")
+    statuses = [node_status(dag_dir, node, reports) for node in nodes.values()]
     counts = collections.Counter(entry["status"] for entry in statuses)
     failed_by_code = collections.Counter(
         entry["exit_code"] for entry in statuses if entry["status"] == "failed"
