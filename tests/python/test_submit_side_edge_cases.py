@@ -186,7 +186,7 @@ def test_option_value_rejected(tmp_path, dag_arguments, capsys, option, value, m
 
 
 # Runs create-stepchain-dag in a child process that sends itself SIGTERM while the DAG file is
-# written, which is after the staging directory holds WMCore.zip and the scripts.
+# written, which is after the staging directory contains WMCore.zip and the scripts.
 TERMINATE_WHILE_WRITING = """
 import os, signal, sys
 from micro_agent import create_stepchain_dag, dag_file
