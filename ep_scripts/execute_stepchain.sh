@@ -253,9 +253,17 @@ on_signal() {
 print_masked() {
     local name=$1 value=$2
     case "${name^^}" in
-        *TOKEN* | *SECRET* | *PASSWORD* | *KEY*) echo "  $name=<hidden>" ;;
-        *) echo "  $name=$value" ;;
+        *TOKEN* | *SECRET* | *PASSWORD* | *PASSWD* | *KEY* | *CREDENTIAL* | *AUTH* | *COOKIE*)
+            echo "  $name=<hidden>"
+            return
+            ;;
     esac
+    # A URL can carry a password as user:password@host (proxy settings, database URLs).
+    local url_credentials='([A-Za-z][A-Za-z0-9+.-]*://[^/@:[:space:]]+):([^/@[:space:]<]+)@'
+    while [[ $value =~ $url_credentials ]]; do
+        value=${value/"${BASH_REMATCH[0]}"/"${BASH_REMATCH[1]}:<hidden>@"}
+    done
+    echo "  $name=$value"
 }
 
 print_environment() {

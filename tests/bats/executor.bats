@@ -256,6 +256,17 @@ json.dump(job, open(sys.argv[1], "w"))' "$JOB_DIR/job1.json"
     [[ "$output" != *"secretvalue"* ]]
 }
 
+@test "executor hides passwords in names and URLs" {
+    MY_PASSWD=passwdvalue GRID_CREDENTIALS=credentialvalue \
+        https_proxy=http://operator:urlpassword@127.0.0.1:3128 run_executor --bogus
+    [[ "$output" == *"MY_PASSWD=<hidden>"* ]]
+    [[ "$output" == *"GRID_CREDENTIALS=<hidden>"* ]]
+    [[ "$output" == *"https_proxy=http://operator:<hidden>@127.0.0.1:3128"* ]]
+    [[ "$output" != *"passwdvalue"* ]]
+    [[ "$output" != *"credentialvalue"* ]]
+    [[ "$output" != *"urlpassword"* ]]
+}
+
 # Step failures: the job stops at the failing step, later steps are skipped, nothing staged out.
 
 @test "executor scram failure stops job" {
