@@ -102,7 +102,8 @@ site=T2_XX_Local
 echo "$site" >"$output_dir/sitelist.txt"
 create-stepchain-dag --event-splitter-dir "$output_dir/split" --proxy "$output_dir/x509up_demo" \
     --sitelist "$output_dir/sitelist.txt" --output-dag "$output_dir/dag/stepchain.dag" \
-    --post-policy "$post_policy" || die "create-stepchain-dag failed"
+    --post-policy "$post_policy" --stage-out-retries 1 --stage-out-retry-pause 10 ||
+    die "create-stepchain-dag failed"
 
 banner "3. start the storage element"
 server_settings=$(python3 samples/local_site/start_xrootd.py start --work-dir "$xrootd_dir") ||

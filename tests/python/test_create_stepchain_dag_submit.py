@@ -177,3 +177,21 @@ def test_logs_per_node(dag_dir, job_ad):
     assert (dag_dir / "out").is_dir()
     assert (dag_dir / "err").is_dir()
     assert (dag_dir / "log").is_dir()
+
+
+def test_stage_out_defaults_in_environment(job_ad):
+    assert job_ad["Environment"] == "STAGE_OUT_RETRIES=3 STAGE_OUT_RETRY_PAUSE=600"
+
+
+def test_stage_out_options_in_environment(tmp_path, dag_arguments):
+    arguments = dag_arguments + ["--stage-out-retries", "1", "--stage-out-retry-pause", "30"]
+    assert create_stepchain_dag.main(arguments) == 0
+    ad = expand((tmp_path / "dag" / "job.submit").read_text())
+    assert ad["Environment"] == "STAGE_OUT_RETRIES=1 STAGE_OUT_RETRY_PAUSE=30"
+
+
+def test_stage_out_retries_above_worker_limit(tmp_path, dag_arguments, capsys):
+    with pytest.raises(SystemExit):
+        create_stepchain_dag.main(dag_arguments + ["--stage-out-retries", "10000"])
+    assert "0 to 9999" in capsys.readouterr().err
+    assert not (tmp_path / "dag").exists()

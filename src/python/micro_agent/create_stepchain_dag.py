@@ -33,6 +33,8 @@ RESERVED_POST_STATUSES = (postjob.SUCCESS, postjob.FATAL, postjob.RETRY, postjob
 # 2**63-1 without an error, which means no limit.
 # NOTE: DAGMan's own limits for RETRY, DEFER and MAXJOBS were not checked here. 2**31-1 fits a C int.
 MAX_OPTION_VALUE = 2**31 - 1
+# Largest STAGE_OUT_RETRIES and STAGE_OUT_RETRY_PAUSE that execute_stepchain.sh accepts.
+MAX_STAGE_OUT_SETTING = 9999
 
 
 def _whole_number(text, minimum):
@@ -49,6 +51,15 @@ def _whole_number(text, minimum):
 
 def _non_negative_int(text):
     return _whole_number(text, 0)
+
+
+def _stage_out_setting(text):
+    """Parse a stage-out retry count or pause; execute_stepchain.sh accepts 0 to 9999 for both."""
+    value = _whole_number(text, 0)
+    if value > MAX_STAGE_OUT_SETTING:
+        raise argparse.ArgumentTypeError(
+            "%r is out of range; the worker accepts 0 to %d" % (text, MAX_STAGE_OUT_SETTING))
+    return value
 
 
 def _positive_int(text):
@@ -104,6 +115,12 @@ def build_parser():
                         help="request.json to read resources from (default: the one in request_psets.tar.gz)")
     parser.add_argument("--max-retries", type=_non_negative_int, default=3,
                         help="job-level retries by HTCondor, not after exit status 193 (default %(default)s)")
+    parser.add_argument("--stage-out-retries", type=_stage_out_setting, default=3,
+                        help="stage-out retries per file on the worker, after the first attempt "
+                             "(default %(default)s)")
+    parser.add_argument("--stage-out-retry-pause", type=_stage_out_setting, default=600,
+                        help="seconds the worker waits after each failed stage-out attempt "
+                             "(default %(default)s)")
     parser.add_argument("--dag-retries", type=_non_negative_int, default=2,
                         help="DAGMan node retries after a failed POST decision, not after a fatal one "
                              "(default %(default)s)")
@@ -240,6 +257,8 @@ def create_dag(options):
         sites=sites,
         resources=resources,
         max_retries=options.max_retries,
+        stage_out_retries=options.stage_out_retries,
+        stage_out_retry_pause=options.stage_out_retry_pause,
     )
     submit_text = submit_file.render_submit(settings)
     preflight.check_submit_text(submit_text, {"node_name": dag_file.node_name(1), "job_index": "1"}, proxy)

@@ -47,6 +47,8 @@ class SubmitSettings:
     sites: tuple
     resources: Resources
     max_retries: int
+    stage_out_retries: int = 3
+    stage_out_retry_pause: int = 600  # seconds
 
 
 def read_site_list(path):
@@ -198,6 +200,11 @@ def render_submit(settings):
         "+MaxWallTimeMins = %d" % resources.max_wall_time_mins,
         '+REQUIRED_OS = "%s"' % resources.required_os,
         '+DESIRED_Sites = "%s"' % ",".join(settings.sites),
+        "",
+        "# Stage-out retries per file and the pause in seconds after each failed attempt, which",
+        "# execute_stepchain.sh hands to stage_out.py.",
+        'environment = "STAGE_OUT_RETRIES=%d STAGE_OUT_RETRY_PAUSE=%d"' % (
+            settings.stage_out_retries, settings.stage_out_retry_pause),
         "",
         "# Job-level retries: the job stays queued and runs again unless it exited 0, exited with the",
         "# worker's fatal status %d, or used all retries. No on_exit_remove is set, because" % (
