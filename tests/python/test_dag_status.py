@@ -1,4 +1,8 @@
 """dag-status: node states from the POST script's records and the job reports brought back."""
+import shlex
+import subprocess
+import sys
+
 import pytest
 from fixtures.end_to_end import run_node, run_tool
 
@@ -118,3 +122,13 @@ def test_unreadable_report_no_traceback(sample_workflows, make_workflow):
     completed = run_tool("dag_status", workflow.dag_dir, "--json")
     assert completed.returncode == 0
     assert "Traceback" not in completed.stderr
+
+
+def test_closed_pipe_no_traceback(report_status):
+    workflow, _ = report_status
+    completed = subprocess.run(
+        # `true` exits at once, so dag-status writes into a pipe that nobody reads any more.
+        "%s -m micro_agent.dag_status %s --json | true" % (shlex.quote(sys.executable),
+                                                          shlex.quote(str(workflow.dag_dir))),
+        shell=True, executable="/bin/bash", capture_output=True, text=True, check=False)
+    assert "BrokenPipeError" not in completed.stderr

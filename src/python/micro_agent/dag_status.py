@@ -194,10 +194,15 @@ def main(argv=None):
     except (OSError, DagFormatError, ValueError) as error:
         log.error("cannot read DAG file %s: %s", dag_path, error)
         return CANNOT_READ
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print_summary(summary)
+    try:
+        if args.json:
+            print(json.dumps(summary, indent=1))
+        else:
+            print_summary(summary)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (for example `head`) closed the pipe; the rest of the summary is not wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
