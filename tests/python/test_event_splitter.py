@@ -4,7 +4,11 @@ import os
 import pty
 import re
 import resource
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 from micro_agent import event_splitter
@@ -588,3 +592,23 @@ def test_main_returns_status(request_files, capsys):
 
     assert status == 2
     assert "splitParams.events_per_lumi is -5" in capsys.readouterr().err
+
+
+def test_sigterm_removes_partial_output(request_files):
+    request_files.request["Step1"].update({"RequestNumEvents": 300000, "EventsPerJob": 1, "EventsPerLumi": 1})
+    request_files.splitting[0]["splitParams"].update({"events_per_job": 1, "events_per_lumi": 1})
+    request_files.write()
+    command = [sys.executable, "-m", "micro_agent.event_splitter"] + request_files.arguments()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Stop it once it has started writing job files into its staging directory.
+    deadline = time.monotonic() + 60
+    while not _leftovers(request_files.directory) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM" in stderr
+    assert "Traceback" not in stderr
+    assert not request_files.output_dir.exists()
+    assert _leftovers(request_files.directory) == []

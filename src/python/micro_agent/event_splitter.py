@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import sys
 import tarfile
 import tempfile
@@ -204,7 +205,12 @@ def write_output(output_dir, plan, request_path, pset_members):
         if pset_members is not None:
             _write_tarball(os.path.join(staging, TARBALL_NAME), request_path, pset_members)
         os.chmod(staging, 0o755)
-        _move_into_place(staging, output_dir)
+        # A signal between the renames would leave the earlier output aside; it waits until both are done.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            _move_into_place(staging, output_dir)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise WriteError("writing %s failed: %s" % (output_dir, error)) from None
@@ -242,10 +248,28 @@ def run(args):
                                         args.output_dir))
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived; raised from the signal handler so partial output is removed."""
+
+    def __init__(self, signal_number):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+def _raise_stopped(signal_number, _frame):
+    raise Stopped(signal_number)
+
+
 def main(argv=None):
     args = _parse_arguments(argv)
+    # Python ends at SIGTERM without unwinding, which would leave the staging directory behind.
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGINT, _raise_stopped)
     try:
         run(args)
+    except Stopped as stop:
+        sys.stderr.write("%s: stopped by %s; partial output removed\n" % (PROGRAM, stop))
+        return 128 + stop.signal_number
     except InvalidInputError as error:
         sys.stderr.write("%s: error: %s\n" % (PROGRAM, error))
         return EXIT_INVALID_INPUT
