@@ -74,12 +74,17 @@ mkdir -p "$output_dir" || die "cannot create $output_dir"
 output_dir=$(cd "$output_dir" && pwd)
 touch "$marker"
 
-xrootd_dir="$output_dir/xrootd"
+# The XRootD server runs as the xrootd user when this script runs as root, so its directory must be
+# reachable by that user: it lives under /tmp, not under the output directory (which may be below a
+# private home directory), and is removed when the demo ends.
+xrootd_dir=$(mktemp -d /tmp/stepchain-demo-se.XXXXXX) || die "cannot create a directory under /tmp"
+chmod 755 "$xrootd_dir"
 # shellcheck disable=SC2329 # called by the EXIT trap
 stop_storage_element() {
     if [ -e "$xrootd_dir/run/server.pid" ]; then
         python3 samples/local_site/start_xrootd.py stop --work-dir "$xrootd_dir" || true
     fi
+    rm -rf "$xrootd_dir"
 }
 trap stop_storage_element EXIT
 trap 'exit 130' INT
@@ -131,5 +136,6 @@ done
 banner "DAG summary"
 dag-status "$output_dir/dag"
 log "job logs in $output_dir/dag/out and err, job reports in $output_dir/dag/results"
-log "staged files under $XROOTD_EXPORT"
+banner "files at the storage element (removed when the demo ends)"
+(cd "$XROOTD_EXPORT" && find . -type f -printf '%10s  /%P\n' | sort -k2)
 exit "$status"
