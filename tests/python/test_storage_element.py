@@ -228,9 +228,13 @@ def process_is_running(pid):
 
 
 def test_server_start_without_xrootd(tmp_path):
-    python_dir = os.path.dirname(worker_python())
-    result = subprocess.run([worker_python(), str(START_XROOTD), "start", "--work-dir", str(tmp_path / "se")],
-                            env=dict(os.environ, PATH=python_dir), capture_output=True, text=True, timeout=60)
+    # PATH holds only the interpreter: its own directory may also hold xrootd (/usr/bin on Debian).
+    python_dir = tmp_path / "bin"
+    python_dir.mkdir()
+    (python_dir / "python3").symlink_to(os.path.realpath(worker_python()))
+    command = [worker_python(), str(START_XROOTD), "start", "--work-dir", str(tmp_path / "se")]
+    environment = dict(os.environ, PATH=str(python_dir))
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 1
     assert "xrootd not found on PATH" in result.stderr
