@@ -52,9 +52,9 @@ fi
 
 if [ ! -s job_report.json ]; then
     log "ERROR: execute_stepchain.sh left no job_report.json; writing one with code 80000" >&2
-    printf '{\n  "format_version": 1,\n  "job_index": null,\n  "exit_code": 80000,\n  "exit_message": "%s",\n  "exit_status": %d,\n  "steps": [],\n  "stage_out": null\n}\n' \
-        "the job wrapper ended without writing a job report" "$internal_error_status" >job_report.json
     [ "$status" -ne 0 ] || status=$internal_error_status
+    printf '{\n  "format_version": 1,\n  "job_index": null,\n  "exit_code": 80000,\n  "exit_message": "%s",\n  "exit_status": %d,\n  "steps": [],\n  "stage_out": null\n}\n' \
+        "the job wrapper ended without writing a job report" "$status" >job_report.json
 fi
 
 packed=(job_report.json "$executor_log")

@@ -55,6 +55,14 @@ list_output() {
     list_output | grep -qx job_report.json
 }
 
+@test "run.sh report matches status without report" {
+    printf 'exit 85\n' >"$JOB_DIR/execute_stepchain.sh"
+    run timeout "$EXECUTOR_TIMEOUT_SECONDS" bash "$RUN_SH" request_psets.tar.gz job1.json
+    [ "$status" -eq 85 ]
+    [ "$(report_value 'report["exit_code"]')" = 80000 ]
+    [ "$(report_value 'report["exit_status"]')" = 85 ]
+}
+
 @test "run.sh forwards SIGTERM" {
     CMSRUN_SIM_SLEEP=300 CMSRUN_SIM_TERM_DELAY=2 bash "$RUN_SH" request_psets.tar.gz job1.json \
         >"$JOB_DIR/run.out" 2>&1 &
