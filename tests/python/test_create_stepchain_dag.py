@@ -291,6 +291,12 @@ def test_resources_mixed_os(real_request):
     assert submit_file.derive_resources(request, 830, 1.5).required_os == "rhel7,rhel8"
 
 
+def test_resources_cc7_is_rhel7(real_request):
+    request = json.loads(json.dumps(real_request))
+    request["Step3"]["ScramArch"] = ["cc7_amd64_gcc700"]
+    assert submit_file.derive_resources(request, 830, 1.5).required_os == "rhel7"
+
+
 def test_resources_unknown_arch(real_request):
     request = json.loads(json.dumps(real_request))
     request["Step2"]["ScramArch"] = "sl5_ia32_gcc434"

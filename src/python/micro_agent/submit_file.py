@@ -16,7 +16,7 @@ SITE_NAME_PATTERN = re.compile(r"^T[0-3]_[A-Z]{2}(_[A-Za-z0-9]+)+$")
 # are the REQUIRED_OS names that the CMS global pool uses to pick a container image.
 SCRAM_OS_TO_REQUIRED_OS = {
     "slc6": "rhel6",
-    "slc7": "rhel7",
+    "slc7": "rhel7", "cc7": "rhel7",
     "el8": "rhel8", "cc8": "rhel8", "cs8": "rhel8", "alma8": "rhel8",
     "el9": "rhel9", "cs9": "rhel9", "alma9": "rhel9",
 }
