@@ -165,8 +165,10 @@ def check_plan(files):
         except AssertionError:
             valid = False
         if not valid:
-            raise StageOutExit("BAD_ARGUMENTS", "invalid LFN %s: it must follow the CMS LFN syntax "
-                                                "(/store/..., no '//')" % lfn)
+            raise StageOutExit("BAD_ARGUMENTS", "invalid LFN %s: WMCore's LFN check (WMCore.Lexicon.lfn) "
+                                                "rejects it; use the CMS layout, for example "
+                                                "/store/user/<name>/<PrimaryDataset>/<dataset>/<file>.root, "
+                                                "with no '//'" % lfn)
         if lfn in seen:
             raise StageOutExit("BAD_ARGUMENTS",
                                "LFN %s is given for two files; every file needs its own LFN" % lfn)
