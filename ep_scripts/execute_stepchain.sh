@@ -513,7 +513,7 @@ main() {
     [ -f "$tarball" ] && [ -r "$tarball" ] || finish 50113 "request tarball $tarball is missing or unreadable"
     [ -f "$job_file" ] && [ -r "$job_file" ] || finish 50113 "job file $job_file is missing or unreadable"
     read_stage_out_settings
-    for arg in exit_codes.txt submit_env.sh unpack_sandbox.py job_plan.py job_report.py dump_output_modules.py; do
+    for arg in exit_codes.txt submit_env.sh unpack_sandbox.py job_plan.py job_report.py stageout_transfer.py dump_output_modules.py; do
         [ -f "$script_dir/$arg" ] || finish 50110 "$arg is missing from $script_dir"
     done
     # shellcheck source=ep_scripts/submit_env.sh

@@ -7,7 +7,7 @@ it and replaces it atomically (write aside, then rename), so readers never see h
   plan       list the request's steps, all still pending
   step-start record a step's start time
   step-end   judge a finished cmsRun from its exit status, its FrameworkJobReport and its declared
-             outputs, record the step's result and output files, and print "<code><TAB><message>"
+             outputs. Record the step's result and output files, and print "<code><TAB><message>".
   step-fail  record a failure that happened before cmsRun ran (scram, tweaks)
   stage-out  merge stage_out.py's results (LFN, PFN, PNN) or the reason stage-out was skipped
   finish     mark steps that never ran as skipped (99108) and write the job's final code
@@ -23,15 +23,14 @@ import socket
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
-import zlib
+
+from stageout_transfer import file_size_and_adler32
 
 FORMAT_VERSION = 1
 
 NO_VALID_JOB_REPORT = 50115
 OUTPUT_FILE_MISSING = 60302
 STEP_SKIPPED = 99108
-
-CHECKSUM_BLOCK_BYTES = 1024 * 1024
 
 
 class ReportError(Exception):
@@ -63,18 +62,6 @@ def write_json_atomically(path, document):
         if os.path.exists(partial):
             os.unlink(partial)
         raise
-
-
-def adler32_of(path):
-    """Return the adler32 checksum of a file as 8 lowercase hexadecimal digits."""
-    value = 1
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(CHECKSUM_BLOCK_BYTES)
-            if not block:
-                break
-            value = zlib.adler32(block, value)
-    return "%08x" % (value & 0xFFFFFFFF)
 
 
 def find_step(report, number):
@@ -201,7 +188,7 @@ def judge_step(step_dir, cmsrun_exit_status):
             "guid": details.get("guid"),
             "local_path": relative,
             "size": size,
-            "adler32": adler32_of(path),
+            "adler32": file_size_and_adler32(path)[1],
             "events": details.get("events"),
             "lfn": None,
             "pfn": None,
