@@ -74,9 +74,9 @@ mkdir -p "$output_dir" || die "cannot create $output_dir"
 output_dir=$(cd "$output_dir" && pwd)
 touch "$marker"
 
-# The XRootD server runs as the xrootd user when this script runs as root, so its directory must be
-# reachable by that user: it lives under /tmp, not under the output directory (which may be below a
-# private home directory), and is removed when the demo ends.
+# As root, the XRootD server runs as the xrootd user, which must reach its directory. The output
+# directory may be below a private home directory, so the server's directory is under /tmp instead.
+# It is removed when the demo ends.
 xrootd_dir=$(mktemp -d /tmp/stepchain-demo-se.XXXXXX) || die "cannot create a directory under /tmp"
 chmod 755 "$xrootd_dir"
 # shellcheck disable=SC2329 # called by the EXIT trap

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Prepare this checkout for the demo and the tests; source it from bash, do not execute it.
 #
-# 1. Install Debian's xrootd-server and xrootd-client when missing (as root; otherwise say how).
+# 1. Install Debian's xrootd-server and xrootd-client when missing (as root, else print how).
 # 2. Create .venv with the host's python3 and install the pinned dependencies into it,
 #    again only when setup.py or requirements-nodeps.txt changed since the last install.
 # 3. Export PATH with .venv/bin first, and LOCAL_SITE_PYTHON: the interpreter that the local

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2329 # the stage functions are called through run_stage
 # Run every check of the project: static checks, pytest and bats. Installs what it needs first
-# (scripts/setup_env.sh). Every stage runs even after an earlier one failed; the exit status is
+# (scripts/setup_env.sh). Every stage runs even after an earlier one failed. The exit status is
 # non-zero when any stage failed, and a summary of the stages ends the output.
 set -o nounset -o pipefail
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Prepare samples/local_site/runtime/, the git-ignored part of the local site, and print the
-# directory that holds the `future` and `past` packages (the COMP py3-future of the local site).
+# directory that contains the `future` and `past` packages (the COMP py3-future of the local site).
 #
 # The packages are copied once from the `future` installed in the project's .venv (or, without
 # .venv, in the first python3 on PATH). The copy is made in a temporary directory and renamed into

@@ -4,11 +4,11 @@
   start_xrootd.py start --work-dir DIR [--timeout SECONDS]
   start_xrootd.py stop --work-dir DIR [--timeout SECONDS]
 
-start creates DIR/export (the directory the server exports as "/", so root://127.0.0.1:PORT//store/x
-is DIR/export/store/x) and DIR/run (configuration, log, PID and admin files), starts Debian's
-xrootd on a free port that the server chooses, with adler32 checksums, and waits until the server
-accepts connections on 127.0.0.1. It then prints shell assignments for `eval`:
-XROOTD_PORT, XROOTD_PID, XROOTD_EXPORT and XROOTD_LOG.
+start creates DIR/export and DIR/run. DIR/export is what the server exports as "/", so
+root://127.0.0.1:PORT//store/x is DIR/export/store/x. DIR/run gets the configuration, log, PID and
+admin files. It then starts Debian's xrootd with adler32 checksums on a free port that the server
+chooses, and waits until the server accepts connections on 127.0.0.1. Last, it prints shell
+assignments for `eval`: XROOTD_PORT, XROOTD_PID, XROOTD_EXPORT and XROOTD_LOG.
 
 xrootd 5.5.3 exits when started as root, so as root the server runs as the packaged `xrootd` user
 and DIR (made mode 0755) must be reachable by that user; as another user it runs as that user.

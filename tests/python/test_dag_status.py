@@ -127,7 +127,7 @@ def test_unreadable_report_no_traceback(sample_workflows, make_workflow):
 def test_closed_pipe_no_traceback(report_status):
     workflow, _ = report_status
     completed = subprocess.run(
-        # `true` exits at once, so dag-status writes into a pipe that nobody reads any more.
+        # `true` exits at once, so dag-status writes into a pipe whose reader has already closed it.
         "%s -m micro_agent.dag_status %s --json | true" % (shlex.quote(sys.executable),
                                                           shlex.quote(str(workflow.dag_dir))),
         shell=True, executable="/bin/bash", capture_output=True, text=True, check=False)

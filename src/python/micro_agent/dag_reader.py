@@ -1,8 +1,8 @@
 """Read the nodes of a StepChain DAG file: submit file, VARS, RETRY and POST script per node.
 
-Only the statements that create-stepchain-dag writes are understood (JOB, VARS, RETRY, SCRIPT,
-CATEGORY, MAXJOBS and comments); any other statement is reported with its line number, so a DAG
-edited by hand into something this module does not know fails loudly instead of being misread.
+Only the statements that create-stepchain-dag writes are understood: JOB, VARS, RETRY, SCRIPT,
+CATEGORY, MAXJOBS and comments. Any other statement raises DagFormatError with its line number, so
+a DAG edited by hand into something this module does not know fails loudly instead of being misread.
 """
 
 import pathlib

@@ -8,7 +8,7 @@ DAGMan runs it in the DAG directory, the directory that contains stepchain.dag a
 
 Policies:
   delay   (default) The first run for a node exits with the DEFER status, so DAGMan runs the
-          script again after the delay given on the SCRIPT DEFER line; the second run exits 0.
+          script again after the delay given on the SCRIPT DEFER line. The second run exits 0.
           The job's outcome is not read.
   report  Reads results/<node>.<cluster>.job_report.json, the job report that HTCondor brought
           back for the job $JOBID, and decides success, retry or fatal by the report's exit code

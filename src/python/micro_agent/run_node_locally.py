@@ -67,6 +67,7 @@ def parse_arguments(argv):
     parser.add_argument(
         "--dag", default="stepchain.dag", help="DAG file name in DAG_DIR (default %(default)s)"
     )
+
     parser.add_argument(
         "--env",
         action="append",
@@ -81,6 +82,7 @@ def parse_arguments(argv):
         metavar="NAME",
         help="copy this variable from the current environment into the job's (repeatable)",
     )
+
     parser.add_argument("--site", help="CMS site name the simulated slot advertises (GLIDEIN_CMSSite)")
     parser.add_argument(
         "--cluster-id", type=int, help="HTCondor cluster id of the run (default: one above any id in out/)"
@@ -97,6 +99,7 @@ def parse_arguments(argv):
         default=2,
         help="POST script runs when it defers; each re-run skips the DEFER delay (default 2)",
     )
+
     parser.add_argument(
         "--scratch-parent",
         type=pathlib.Path,
@@ -106,6 +109,7 @@ def parse_arguments(argv):
         "--keep-scratch", action="store_true", help="keep the scratch directory after the run"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
+
     args = parser.parse_args(argv)
     if args.max_post_runs < 1:
         parser.error("--max-post-runs must be at least 1, not %d" % args.max_post_runs)
